@@ -1,0 +1,245 @@
+"""Every hyperparameter of a PokeVAE run, in one frozen dataclass.
+
+`Config` holds each setting with its default. Named presets (`smoke`, `default`,
+`quality`) are `Config`s with some fields replaced, command-line flags override
+any field by name (`--latent-dim 64`), and the resolved config is written as
+`config.json` beside every checkpoint so that `evaluate.py` can rebuild the model
+without repeating a flag. No pickles: JSON in, JSON out, checked against the fields.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+from typing import Any
+
+BETA_SCHEDULES = ("constant", "linear", "cyclical", "capacity")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+STRATEGIES = ("default", "mirrored", "multiworker")
+LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
+PRIORS = ("normal", "mog")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """One training run, data to dashboard. Field names are the CLI flags."""
+
+  preset: str = "default"
+
+  # Data (see pipelines.DataConfig).
+  data_dir: str = ""  # "" is the bundled sprite set in data/sprites.
+  image_size: int = 64
+  channels: int = 4  # 4: premultiplied RGBA, 3: RGB over a white background.
+  scale: str = "fit"
+  frames: str = "first"
+  cache: str = "memory"
+  flip: bool = True
+  translate: int = 4
+  hue: bool = False
+
+  # Model (see vae.VAE).
+  latent_dim: int = 64
+  widths: tuple = (32, 64, 128, 256)
+  res_blocks: int = 0
+  norm: str = "group"
+  likelihood: str = "logistic"
+  logistic_mixtures: int = 1
+  prior: str = "normal"
+  prior_components: int = 16
+
+  # Objective: loss = distortion + beta * rate (or the capacity form).
+  beta: float = 1.0
+  beta_schedule: str = "linear"
+  warmup_steps: int = 2000  # linear: steps from beta 0 to `beta`.
+  cycle_steps: int = 4000  # cyclical: length of one cycle (Fu et al. 2019).
+  cycle_ramp: float = 0.5  # cyclical: fraction of a cycle spent ramping.
+  capacity_max: float = 50.0  # capacity: C_max in nats (Burgess et al. 2018).
+  capacity_steps: int = 20000  # capacity: steps for C to reach C_max.
+  gamma: float = 100.0  # capacity: weight of |rate - C|.
+  free_bits: float = 0.0  # per-dimension KL floor in nats (Kingma et al. 2016).
+
+  # Optimisation.
+  batch_size: int = 64
+  lr: float = 2e-3
+  lr_schedule: str = "cosine"
+  lr_min_ratio: float = 0.05  # cosine floor as a fraction of lr.
+  plateau_patience: int = 5  # plateau: epochs without improvement before halving.
+  clip_norm: float = 200.0  # global gradient norm clip (loss is nats per image).
+  epochs: int = 300
+  max_steps: int = 0  # 0: epochs decide.
+  max_minutes: float = 0.0  # 0: no time budget; else stop (and save) after it.
+  steps_per_call: int = 8  # compiled steps per tf.function call.
+
+  # Early stopping on validation bits/dim.
+  patience: int = 30
+  min_delta: float = 1e-3
+
+  # Guards.
+  nan_tolerance: int = 3  # non-finite steps in a row before a rollback.
+  max_rollbacks: int = 4
+  checkpoint_every: int = 500  # steps between `latest` checkpoints.
+  keep_checkpoints: int = 3
+
+  # Runtime.
+  seed: int = 0
+  deterministic: bool = False
+  xla: bool = False
+  mixed_precision: bool = False
+  strategy: str = "default"
+  log_every: int = 50  # steps between plain log lines / TensorBoard scalars.
+  preview_count: int = 16  # images in each epoch's reconstruction/sample PNG.
+  out: str = ""  # run directory; "" is runs/<preset>-<timestamp>.
+  fresh: bool = False  # ignore an existing checkpoint in `out`.
+  dashboard: str = "auto"  # auto | rich | plain
+
+  def __post_init__(self):
+    _check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+    _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+    _check_choice("strategy", self.strategy, STRATEGIES)
+    _check_choice("likelihood", self.likelihood, LIKELIHOODS)
+    _check_choice("prior", self.prior, PRIORS)
+    _check_choice("dashboard", self.dashboard, ("auto", "rich", "plain"))
+    _check_choice("channels", self.channels, (3, 4))
+    if self.image_size not in (32, 64, 96, 128):
+      raise ValueError(
+          f"image_size must be one of 32, 64, 96, 128, got {self.image_size}")
+    for name in ("latent_dim", "batch_size", "epochs", "steps_per_call",
+                 "log_every", "checkpoint_every", "keep_checkpoints",
+                 "nan_tolerance", "warmup_steps", "cycle_steps",
+                 "capacity_steps", "preview_count"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+    for name in ("lr", "clip_norm"):
+      if not getattr(self, name) > 0:
+        raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+    for name in ("beta", "free_bits", "gamma", "capacity_max", "max_minutes",
+                 "min_delta", "max_steps", "max_rollbacks", "patience",
+                 "res_blocks"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+    if not 0 < self.cycle_ramp <= 1:
+      raise ValueError(f"cycle_ramp must be in (0, 1], got {self.cycle_ramp}")
+    if not self.widths or any(w < 1 for w in self.widths):
+      raise ValueError(f"widths must be positive integers, got {self.widths}")
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  def data_config(self):
+    """The pipeline's view of this config."""
+    import pipelines  # pylint: disable=import-outside-toplevel
+    fields = {f.name for f in dataclasses.fields(pipelines.DataConfig)}
+    return pipelines.DataConfig(
+        **{k: v for k, v in dataclasses.asdict(self).items() if k in fields})
+
+
+def _check_choice(name, value, choices):
+  if value not in choices:
+    raise ValueError(
+        f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+PRESETS = {
+    # Tiny and fast: a whole run, start-up included, in well under a minute.
+    "smoke": dict(image_size=32, widths=(8, 16, 32), latent_dim=8,
+                  batch_size=32, epochs=2, max_steps=40, warmup_steps=20,
+                  steps_per_call=4, checkpoint_every=20, log_every=10,
+                  patience=5, preview_count=8, lr=1e-3),
+    # The best model two CPU cores train in about 20 minutes.
+    "default": dict(),
+    # Longer and wider, for a GPU or a patient user.
+    "quality": dict(widths=(64, 128, 256, 512), res_blocks=1, latent_dim=128,
+                    prior="mog", logistic_mixtures=3, epochs=1000,
+                    warmup_steps=5000, patience=60, hue=True),
+}
+
+
+def preset(name: str, **overrides) -> Config:
+  """Returns the named preset with `overrides` applied."""
+  if name not in PRESETS:
+    raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
+  return Config(**{**PRESETS[name], **overrides, "preset": name})
+
+
+def from_dict(values: dict) -> Config:
+  """Rebuilds a Config from `json.loads(config.to_json())`; unknown keys are an error."""
+  fields = {f.name: f for f in dataclasses.fields(Config)}
+  unknown = sorted(set(values) - set(fields))
+  if unknown:
+    raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+  values = dict(values)
+  if "widths" in values:
+    values["widths"] = tuple(values["widths"])
+  return Config(**values)
+
+
+def load(path: str) -> Config:
+  with open(path, encoding="utf-8") as f:
+    return from_dict(json.load(f))
+
+
+def save(config: Config, path: str) -> None:
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(config.to_json() + "\n")
+  os.replace(tmp, path)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+  """Reports a bad flag as one line (no usage dump) and exits with status 2."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parse_widths(text: str) -> tuple:
+  try:
+    return tuple(int(w) for w in text.split(","))
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f"widths must be comma-separated integers like 32,64,128, got {text!r}"
+    ) from None
+
+
+def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
+  """A parser with `--preset` and one flag per Config field (default: unset)."""
+  parser = _OneLineParser(prog=prog, description=description)
+  parser.add_argument("--preset", default=argparse.SUPPRESS, choices=sorted(PRESETS),
+                      help="default: 'default'")
+  for field in dataclasses.fields(Config):
+    if field.name == "preset":
+      continue
+    flag = "--" + field.name.replace("_", "-")
+    kind = type(field.default)
+    kwargs: dict[str, Any] = dict(default=argparse.SUPPRESS,
+                                  help=f"default: {field.default!r}")
+    if kind is bool:
+      kwargs["action"] = argparse.BooleanOptionalAction
+    elif kind is tuple:
+      kwargs["type"] = _parse_widths
+    else:
+      kwargs["type"] = kind
+    parser.add_argument(flag, **kwargs)
+  return parser
+
+
+def from_args(args: argparse.Namespace) -> Config:
+  """The preset named by `args.preset` with every flag given applied."""
+  overrides = {k: v for k, v in vars(args).items() if k != "preset"}
+  return preset(getattr(args, "preset", "default"), **overrides)
+
+
+def make_model(config: Config, compute_dtype=None):
+  """The `vae.VAE` this config describes (built in the current strategy scope)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from vae import model as model_lib  # pylint: disable=import-outside-toplevel
+  if compute_dtype is None:
+    compute_dtype = tf.float16 if config.mixed_precision else tf.float32
+  return model_lib.VAE(
+      image_size=config.image_size, channels=config.channels,
+      latent_dim=config.latent_dim, widths=tuple(config.widths),
+      res_blocks=config.res_blocks, norm=config.norm,
+      likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
+      prior=config.prior, prior_components=config.prior_components,
+      compute_dtype=compute_dtype, name="vae")
