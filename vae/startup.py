@@ -1,0 +1,40 @@
+"""Imports TensorFlow without its start-up noise, for the programs users run.
+
+TensorFlow's C++ runtime writes INFO lines (oneDNN, CUDA stubs, absl's
+"before InitializeLog" warning) straight to file descriptor 2 while its shared
+libraries load, before `TF_CPP_MIN_LOG_LEVEL` can filter them. The programs
+import TensorFlow, TFP and Keras here once, with descriptor 2 pointed at
+/dev/null for the duration of the import only; Python exceptions still
+propagate. Set POKEVAE_TF_LOGS=1 to see everything.
+"""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+  if os.environ.get("POKEVAE_TF_LOGS") == "1":
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+def import_tensorflow():
+  """Imports and returns TensorFlow quietly (TFP and Keras with it)."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  with _stderr_silenced():
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import keras  # pylint: disable=import-outside-toplevel,unused-import
+    import tensorflow_probability  # pylint: disable=import-outside-toplevel,unused-import
+  return tf
