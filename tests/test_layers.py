@@ -1,0 +1,108 @@
+"""Tests for vae/layers.py."""
+
+import numpy as np
+import tensorflow as tf
+
+from vae import layers
+
+
+class LinearTest(tf.test.TestCase):
+
+  def test_computes_affine_map(self):
+    layer = layers.Linear(3, 2, name="linear")
+    layer.b.assign([1.0, -1.0])
+    x = tf.random.stateless_normal([5, 3], seed=(0, 1))
+    self.assertAllClose(layer(x), x @ layer.w + layer.b)
+
+  def test_rejects_non_positive_sizes(self):
+    with self.assertRaisesRegex(ValueError, "output_size.*0"):
+      layers.Linear(3, 0)
+
+
+class ConvTest(tf.test.TestCase):
+
+  def test_stride_two_halves_height_and_width(self):
+    conv = layers.Conv2D(3, 5, stride=2)
+    self.assertEqual(conv(tf.zeros([2, 12, 12, 3])).shape, [2, 6, 6, 5])
+
+  def test_transpose_doubles_height_and_width_for_unknown_batch(self):
+    conv = layers.ConvTranspose2D(5, 3)
+    fn = tf.function(conv, input_signature=[tf.TensorSpec([None, 6, 6, 5])])
+    self.assertEqual(fn.get_concrete_function().output_shapes.as_list(),
+                     [None, 12, 12, 3])
+    self.assertEqual(fn(tf.zeros([4, 6, 6, 5])).shape, [4, 12, 12, 3])
+
+  def test_conv_without_bias_has_only_a_kernel(self):
+    conv = layers.Conv2D(3, 4, use_bias=False, name="conv")
+    self.assertEqual([v.name for v in conv.variables], ["conv/w:0"])
+
+  def test_initial_weights_keep_the_second_moment_of_rectified_input(self):
+    # He et al. 2015: with variance gain / fan_in, E[y^2] = gain E[x^2], and
+    # E[leaky(u)^2] = (1 + a^2) / 2 for u ~ N(0, 1), so E[y^2] should be 1.
+    # For the transposed conv this checks the fan-in of 4 taps per input
+    # channel (16 would give 0.25). Interior pixels only, as zero padding
+    # removes taps at the border. With 256 output channels of 32-64 fan-in
+    # over 8x(8..16)^2 positions the estimate is within a few percent;
+    # +-15% still fails any wrong fan-in or gain by a factor of 2.
+    tf.random.set_seed(1)
+    u = tf.random.stateless_normal([8, 16, 16, 64], seed=(2, 3))
+    for layer in (layers.Conv2D(64, 256), layers.Conv2D(64, 256, stride=2),
+                  layers.ConvTranspose2D(64, 256)):
+      with self.subTest(layer=type(layer).__name__):
+        y = layer(layers.activation(u))
+        interior = y[:, 2:-2, 2:-2, :]
+        self.assertBetween(float(tf.reduce_mean(interior**2)), 0.85, 1.15)
+
+  def test_compute_dtype_casts_arithmetic_but_not_variables(self):
+    conv = layers.Conv2D(3, 4, compute_dtype=tf.bfloat16)
+    self.assertEqual(conv(tf.ones([1, 4, 4, 3])).dtype, tf.bfloat16)
+    self.assertEqual(conv.w.dtype, tf.float32)
+
+
+class GroupNormTest(tf.test.TestCase):
+
+  def test_normalises_each_group_of_each_image(self):
+    norm = layers.GroupNorm(8, 4)
+    x = 3.0 + 5.0 * tf.random.stateless_normal([2, 5, 5, 8], seed=(4, 5))
+    y = tf.reshape(norm(x), [2, 25, 4, 2])
+    mean, variance = tf.nn.moments(y, axes=[1, 3])
+    self.assertAllClose(mean, tf.zeros([2, 4]), atol=1e-5)
+    self.assertAllClose(variance, tf.ones([2, 4]), atol=1e-3)
+
+  def test_keeps_bfloat16_inputs_in_bfloat16(self):
+    norm = layers.GroupNorm(4, 2)
+    self.assertEqual(norm(tf.ones([1, 2, 2, 4], tf.bfloat16)).dtype,
+                     tf.bfloat16)
+
+  def test_rejects_groups_that_do_not_divide_channels(self):
+    with self.assertRaisesRegex(ValueError, "groups=3 for 8 channels"):
+      layers.GroupNorm(8, 3)
+
+  def test_make_norm_rejects_unknown_name(self):
+    with self.assertRaisesRegex(ValueError, "'batch'"):
+      layers.make_norm("batch", 8, 4, "norm")
+
+
+class ResBlockTest(tf.test.TestCase):
+
+  def test_starts_close_to_identity(self):
+    tf.random.set_seed(2)
+    block = layers.ResBlock(16, groups=4)
+    x = tf.random.stateless_normal([2, 8, 8, 16], seed=(6, 7))
+    # The residual branch ends in a conv with variance gain 0.1 (std ~0.3
+    # of its input); it must stay clearly smaller than the skip path.
+    ratio = tf.norm(block(x) - x) / tf.norm(x)
+    self.assertLess(float(ratio), 0.5)
+    self.assertGreater(float(ratio), 0.0)
+
+  def test_without_norm_has_no_norm_variables(self):
+    block = layers.ResBlock(8, norm="none", name="block")
+    names = sorted(v.name for v in block.variables)
+    self.assertEqual(names, ["block/conv_0/b:0", "block/conv_0/w:0",
+                             "block/conv_1/b:0", "block/conv_1/w:0"])
+    self.assertEqual(block(np.ones([1, 4, 4, 8], np.float32)).shape,
+                     [1, 4, 4, 8])
+
+
+if __name__ == "__main__":
+  tf.test.main()

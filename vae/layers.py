@@ -1,0 +1,285 @@
+"""Small NHWC layers written as `tf.Module`s.
+
+Keras 3 layers placed inside a `tf.Module` are not tracked (their variables
+do not show up in `trainable_variables`, nor in checkpoints), so the few
+layers this model needs are written here in the style of Sonnet 2: every
+layer takes its input and output sizes in `__init__`, creates its variables
+there once, and names them.
+
+Mixed precision: variables are always float32; `__call__` casts the input
+and the weights to `compute_dtype` (e.g. `tf.bfloat16` on CPU), so the
+arithmetic runs at low precision while the optimiser updates float32
+weights (Micikevicius et al. 2018, "Mixed Precision Training").
+"""
+
+import math
+
+import tensorflow as tf
+
+# Slope of the LeakyReLU used everywhere (Maas et al. 2013). LeakyReLU rather
+# than SiLU because this model trains on a 2-core CPU, where the extra
+# exp/sigmoid of SiLU over every activation costs measurable time, and a
+# non-zero negative slope keeps units from dying without it.
+LEAKY_SLOPE = 0.2
+
+# He et al. 2015 ("Delving Deep into Rectifiers"): a rectifier with negative
+# slope a keeps activations at unit variance when weights have variance
+# 2 / ((1 + a^2) fan_in).
+ACTIVATION_GAIN = 2.0 / (1.0 + LEAKY_SLOPE**2)
+
+# std of a standard normal truncated at +-2 std, used to correct the spread.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def activation(x):
+  """The nonlinearity used throughout the networks (LeakyReLU)."""
+  return tf.nn.leaky_relu(x, alpha=LEAKY_SLOPE)
+
+
+def variance_scaling(shape, fan_in, gain):
+  """Truncated-normal initial value with variance `gain / fan_in`."""
+  std = math.sqrt(gain / fan_in) / _TRUNCATED_STD
+  return tf.random.truncated_normal(shape, stddev=std)
+
+
+def _check_positive(name, value):
+  if not isinstance(value, int) or value < 1:
+    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class Linear(tf.Module):
+  """Affine map `x @ w + b` on the last axis."""
+
+  def __init__(self, input_size, output_size, *, gain=1.0,
+               compute_dtype=tf.float32, name=None):
+    """Creates the layer.
+
+    Args:
+      input_size: size of the last axis of the input.
+      output_size: size of the last axis of the output.
+      gain: variance gain of the initial weights; 1.0 (LeCun) for a layer whose
+        output is not rectified, `ACTIVATION_GAIN` when it is.
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    _check_positive("input_size", input_size)
+    _check_positive("output_size", output_size)
+    self.input_size = input_size
+    self.output_size = output_size
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    with self.name_scope:
+      self.w = tf.Variable(
+          variance_scaling([input_size, output_size], input_size, gain),
+          name="w")
+      self.b = tf.Variable(tf.zeros([output_size]), name="b")
+
+  def __call__(self, x):
+    x = tf.cast(x, self.compute_dtype)
+    w = tf.cast(self.w, self.compute_dtype)
+    return tf.matmul(x, w) + tf.cast(self.b, self.compute_dtype)
+
+
+class Conv2D(tf.Module):
+  """2-D convolution, NHWC, "SAME" padding, optional stride."""
+
+  def __init__(self, input_channels, output_channels, *, kernel_size=3,
+               stride=1, use_bias=True, gain=ACTIVATION_GAIN,
+               compute_dtype=tf.float32, name=None):
+    """Creates the layer.
+
+    Args:
+      input_channels: channels of the input.
+      output_channels: channels of the output.
+      kernel_size: height and width of the square kernel.
+      stride: spatial stride; 2 halves the height and width.
+      use_bias: add a per-channel bias. Off when a normalisation follows,
+        which would remove it anyway.
+      gain: variance gain of the initial weights (see `Linear`).
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    for arg, value in (("input_channels", input_channels),
+                       ("output_channels", output_channels),
+                       ("kernel_size", kernel_size), ("stride", stride)):
+      _check_positive(arg, value)
+    self.input_channels = input_channels
+    self.output_channels = output_channels
+    self.stride = stride
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    fan_in = kernel_size * kernel_size * input_channels
+    with self.name_scope:
+      self.w = tf.Variable(
+          variance_scaling(
+              [kernel_size, kernel_size, input_channels, output_channels],
+              fan_in, gain),
+          name="w")
+      self.b = (tf.Variable(tf.zeros([output_channels]), name="b")
+                if use_bias else None)
+
+  def __call__(self, x):
+    x = tf.cast(x, self.compute_dtype)
+    w = tf.cast(self.w, self.compute_dtype)
+    y = tf.nn.conv2d(x, w, strides=self.stride, padding="SAME")
+    if self.b is not None:
+      y = y + tf.cast(self.b, self.compute_dtype)
+    return y
+
+
+class ConvTranspose2D(tf.Module):
+  """Transposed convolution that doubles height and width (NHWC).
+
+  The kernel size (4) is a multiple of the stride (2), so every output pixel
+  receives the same number of kernel taps, which avoids most of the
+  checkerboard pattern of transposed convolutions (Odena et al. 2016,
+  "Deconvolution and Checkerboard Artifacts"). It costs 4 multiply-adds per
+  output pixel and channel pair, against 9 for nearest-neighbour resizing
+  followed by a 3x3 convolution, which matters on a CPU.
+  """
+
+  def __init__(self, input_channels, output_channels, *, kernel_size=4,
+               use_bias=True, gain=ACTIVATION_GAIN, compute_dtype=tf.float32,
+               name=None):
+    """Creates the layer.
+
+    Args:
+      input_channels: channels of the input.
+      output_channels: channels of the output.
+      kernel_size: height and width of the kernel; a multiple of 2.
+      use_bias: add a per-channel bias.
+      gain: variance gain of the initial weights (see `Linear`).
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    _check_positive("input_channels", input_channels)
+    _check_positive("output_channels", output_channels)
+    if kernel_size % 2:
+      raise ValueError(f"kernel_size must be even, got {kernel_size}")
+    self.input_channels = input_channels
+    self.output_channels = output_channels
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    # Each output pixel sums (kernel_size / stride)^2 taps of every input
+    # channel, which is the fan-in that keeps the variance.
+    fan_in = (kernel_size // 2) ** 2 * input_channels
+    with self.name_scope:
+      # conv2d_transpose wants [height, width, output, input].
+      self.w = tf.Variable(
+          variance_scaling(
+              [kernel_size, kernel_size, output_channels, input_channels],
+              fan_in, gain),
+          name="w")
+      self.b = (tf.Variable(tf.zeros([output_channels]), name="b")
+                if use_bias else None)
+
+  def __call__(self, x):
+    x = tf.cast(x, self.compute_dtype)
+    w = tf.cast(self.w, self.compute_dtype)
+    shape = tf.shape(x)
+    output_shape = tf.stack(
+        [shape[0], 2 * shape[1], 2 * shape[2], self.output_channels])
+    y = tf.nn.conv2d_transpose(x, w, output_shape, strides=2, padding="SAME")
+    # The dynamic output shape loses the static one; restore what is known.
+    y = tf.ensure_shape(
+        y, [x.shape[0],
+            None if x.shape[1] is None else 2 * x.shape[1],
+            None if x.shape[2] is None else 2 * x.shape[2],
+            self.output_channels])
+    if self.b is not None:
+      y = y + tf.cast(self.b, self.compute_dtype)
+    return y
+
+
+class GroupNorm(tf.Module):
+  """Group normalisation (Wu & He 2018) over NHWC feature maps.
+
+  Statistics are per image, so training and evaluation compute the same
+  thing and small batches are fine. They are computed in float32 even under
+  mixed precision, where a bfloat16 variance would be too coarse.
+  """
+
+  def __init__(self, channels, groups, *, eps=1e-5, name=None):
+    """Creates the layer.
+
+    Args:
+      channels: channels of the input.
+      groups: number of channel groups; must divide `channels`.
+      eps: added to the variance.
+      name: module name.
+    """
+    super().__init__(name=name)
+    _check_positive("channels", channels)
+    _check_positive("groups", groups)
+    if channels % groups:
+      raise ValueError(
+          f"groups must divide the channels, got groups={groups} for "
+          f"{channels} channels")
+    self.channels = channels
+    self.groups = groups
+    self.eps = eps
+    with self.name_scope:
+      self.scale = tf.Variable(tf.ones([channels]), name="scale")
+      self.offset = tf.Variable(tf.zeros([channels]), name="offset")
+
+  def __call__(self, x):
+    dtype = x.dtype
+    shape = tf.shape(x)
+    grouped = tf.reshape(
+        tf.cast(x, tf.float32),
+        tf.concat([shape[:3], [self.groups, self.channels // self.groups]], 0))
+    mean, variance = tf.nn.moments(grouped, axes=[1, 2, 4], keepdims=True)
+    grouped = (grouped - mean) * tf.math.rsqrt(variance + self.eps)
+    y = tf.reshape(grouped, shape) * self.scale + self.offset
+    return tf.cast(y, dtype)
+
+
+def make_norm(norm, channels, groups, name):
+  """Returns a `GroupNorm` for `norm="group"`, None for `norm="none"`."""
+  if norm == "group":
+    return GroupNorm(channels, min(groups, channels), name=name)
+  if norm == "none":
+    return None
+  raise ValueError(f"norm must be 'group' or 'none', got {norm!r}")
+
+
+class ResBlock(tf.Module):
+  """Pre-activation residual block: x + conv(act(norm(conv(act(norm(x)))))).
+
+  He et al. 2016, "Identity Mappings in Deep Residual Networks". The second
+  convolution starts small (variance gain 0.1) so that each block begins
+  close to the identity, in the spirit of Fixup (Zhang et al. 2019), but not
+  at zero, which would leave the first convolution without a gradient at
+  the first step.
+  """
+
+  def __init__(self, channels, *, norm="group", groups=8,
+               compute_dtype=tf.float32, name=None):
+    """Creates the block.
+
+    Args:
+      channels: channels of the input and output.
+      norm: "group" or "none".
+      groups: channel groups of the group normalisation.
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    has_norm = norm != "none"
+    with self.name_scope:
+      self.norm_0 = make_norm(norm, channels, groups, "norm_0")
+      self.conv_0 = Conv2D(channels, channels, use_bias=not has_norm,
+                           compute_dtype=compute_dtype, name="conv_0")
+      self.norm_1 = make_norm(norm, channels, groups, "norm_1")
+      self.conv_1 = Conv2D(channels, channels, gain=0.1,
+                           compute_dtype=compute_dtype, name="conv_1")
+
+  def __call__(self, x):
+    h = x
+    if self.norm_0 is not None:
+      h = self.norm_0(h)
+    h = self.conv_0(activation(h))
+    if self.norm_1 is not None:
+      h = self.norm_1(h)
+    h = self.conv_1(activation(h))
+    return tf.cast(x, h.dtype) + h
