@@ -1,0 +1,307 @@
+"""Likelihoods p(x|z) for 8-bit images, and the heads that build them.
+
+A head turns the decoder's last feature map, [B, S, S, params_channels], into
+a distribution with batch_shape [B] and event_shape [S, S, C], and renders
+that distribution as an image in [0, 1].
+
+* "logistic": the discretised logistic of PixelCNN++ (Salimans et al. 2017)
+  and NVAE (Vahdat & Kautz 2020). Each channel value k/255 gets the mass
+  that a logistic puts on [k - 1/2, k + 1/2] / 255, with the bins at 0 and
+  255 absorbing the tails, so it is a proper distribution on the 256 levels
+  and -log p(x|z) is a code length: bits/dim under it are comparable with
+  other 8-bit image models. With `mixtures` K > 1 each pixel is a mixture of
+  K components whose weights are shared by the pixel's channels, so one
+  component can say "transparent" (all premultiplied channels 0) and another
+  "opaque colour". (PixelCNN++'s autoregressive coupling of the channel
+  means is left out.)
+* "gaussian": a Normal density with a learned scale, per channel or per
+  pixel. A density on [0, 1], not a probability of the 256 levels: its
+  numbers are not code lengths.
+* "bernoulli": `tfd.Bernoulli(logits)` evaluated at the [0, 1] values, i.e.
+  the binary cross-entropy used by many VAE tutorials. NOT a proper
+  likelihood for 8-bit data (it does not normalise over [0, 1]); kept as a
+  baseline, its numbers are not comparable with the others.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+LEVELS = 256
+
+# Floor on the logistic scale, in [0, 1] units. With the location at a bin
+# centre it still leaves 1 - 1e-4 of the mass in that bin (half a bin is 9.8
+# scales), so it costs the model almost nothing, while 1/scale <= 5e3 keeps
+# the gradients of a confident, wrong prediction finite.
+LOGISTIC_SCALE_FLOOR = 2e-4
+
+# Floor on the Gaussian scale: the standard deviation of uniform noise over
+# one 8-bit level, 1 / (255 sqrt(12)). Below it a density on the 256 discrete
+# values can grow without bound by spiking on them, which models nothing.
+GAUSSIAN_SCALE_FLOOR = 1.0 / (255.0 * np.sqrt(12.0))
+
+
+def _softplus_inverse(y):
+  return float(np.log(np.expm1(y)))
+
+
+def _log_sigmoid_difference(a, b, width):
+  """log(sigmoid(a) - sigmoid(b)) for a = b + width, width > 0.
+
+  Uses sigmoid(a) - sigmoid(b) = sigmoid(b) sigmoid(-a) (e^width - 1), every
+  factor of which has a stable logarithm. PixelCNN++ instead subtracts the
+  two sigmoids, which underflows in the tails and needs a mid-bin density
+  fallback for tiny probabilities; this identity is exact everywhere.
+  `width` is passed in rather than computed as a - b, which would lose
+  precision when a and b are large.
+  """
+  return (-tf.nn.softplus(-b) - tf.nn.softplus(a)
+          + width + tf.math.log(-tf.math.expm1(-width)))
+
+
+class DiscretizedLogistic(tfd.AutoCompositeTensorDistribution):
+  """A logistic discretised to the levels k/255, k = 0..255, of [0, 1].
+
+  Scalar events: `log_prob(x)` takes x in [0, 1] (snapped to the nearest
+  level), `sample()` returns levels k/255, `mean()` is the exact mean of the
+  discrete distribution and `mode()` its most probable level.
+  """
+
+  def __init__(self, loc, scale, validate_args=False, allow_nan_stats=True,
+               name="DiscretizedLogistic"):
+    """Creates the distribution.
+
+    Args:
+      loc: location of the underlying logistic, in [0, 1] units.
+      scale: positive scale of the underlying logistic, in [0, 1] units.
+      validate_args: unused beyond the base class.
+      allow_nan_stats: unused beyond the base class.
+      name: name of the distribution.
+    """
+    parameters = dict(locals())
+    with tf.name_scope(name) as name:
+      self._loc = tf.convert_to_tensor(loc, dtype_hint=tf.float32, name="loc")
+      self._scale = tf.convert_to_tensor(scale, dtype=self._loc.dtype,
+                                         name="scale")
+      super().__init__(
+          dtype=self._loc.dtype,
+          reparameterization_type=tfd.NOT_REPARAMETERIZED,
+          validate_args=validate_args,
+          allow_nan_stats=allow_nan_stats,
+          parameters=parameters,
+          name=name)
+
+  @classmethod
+  def _parameter_properties(cls, dtype, num_classes=None):
+    return dict(
+        loc=tfp.util.ParameterProperties(),
+        scale=tfp.util.ParameterProperties(
+            default_constraining_bijector_fn=lambda: tfb.Softplus(
+                low=LOGISTIC_SCALE_FLOOR)))
+
+  @property
+  def loc(self):
+    return self._loc
+
+  @property
+  def scale(self):
+    return self._scale
+
+  def _event_shape(self):
+    return tf.TensorShape([])
+
+  def _event_shape_tensor(self):
+    return tf.constant([], dtype=tf.int32)
+
+  def _log_prob(self, x):
+    level = tf.clip_by_value(tf.round(x * (LEVELS - 1)), 0.0, LEVELS - 1.0)
+    inv_scale = 1.0 / self._scale
+    # Standardised edges of the bin [level - 1/2, level + 1/2] / 255. Each
+    # edge is subtracted from loc before scaling: near loc the difference
+    # is then exact, where scaling first would cancel two large numbers.
+    upper = ((level + 0.5) / (LEVELS - 1) - self._loc) * inv_scale
+    lower = ((level - 0.5) / (LEVELS - 1) - self._loc) * inv_scale
+    interior = _log_sigmoid_difference(upper, lower,
+                                       inv_scale / (LEVELS - 1))
+    # The edge bins absorb the tails: log F(upper) and log(1 - F(lower)).
+    bottom = -tf.nn.softplus(-upper)
+    top = -tf.nn.softplus(lower)
+    return tf.where(level < 0.5, bottom,
+                    tf.where(level > LEVELS - 1.5, top, interior))
+
+  def _sample_n(self, n, seed=None):
+    shape = tf.concat([[n], self._batch_shape_tensor()], axis=0)
+    tiny = np.finfo(self.dtype.as_numpy_dtype).tiny
+    uniform = tf.random.stateless_uniform(
+        shape, seed=tfp.random.sanitize_seed(seed), minval=tiny, maxval=1.0,
+        dtype=self.dtype)
+    logistic = self._loc + self._scale * (
+        tf.math.log(uniform) - tf.math.log1p(-uniform))
+    return self._snap(logistic)
+
+  @staticmethod
+  def _snap(x):
+    """The level k/255 whose bin holds x (edges absorb the tails)."""
+    return tf.clip_by_value(tf.round(x * (LEVELS - 1)), 0.0,
+                            LEVELS - 1.0) / (LEVELS - 1)
+
+  def _mean(self):
+    # E[k] = sum_{k=1}^{255} P(K >= k) = sum_k sigmoid((loc - t_k) / scale)
+    # with t_k = (k - 1/2)/255 the lower edge of bin k. A loop over the 255
+    # thresholds keeps memory at one image batch (a stacked sum would need
+    # 255 copies of it).
+    def add_level(total, k):
+      threshold = (tf.cast(k, self.dtype) - 0.5) / (LEVELS - 1)
+      return total + tf.sigmoid((self._loc - threshold) / self._scale)
+
+    zeros = tf.zeros(self._batch_shape_tensor(), self.dtype)
+    total = tf.foldl(add_level, tf.range(1, LEVELS), initializer=zeros)
+    return total / (LEVELS - 1)
+
+  def _mode(self):
+    # The logistic density is symmetric and unimodal, so among the interior
+    # bins the one holding `loc` is the most probable; the two edge bins
+    # also hold a whole tail, so they are the only other candidates.
+    loc = tf.broadcast_to(self._loc, self._batch_shape_tensor())
+    nearest = self._snap(loc)
+    candidates = tf.stack(
+        [nearest, tf.zeros_like(nearest), tf.ones_like(nearest)], axis=-1)
+    expanded = DiscretizedLogistic(loc[..., None], self._scale[..., None])
+    best = tf.argmax(expanded.log_prob(candidates), axis=-1)
+    return tf.reduce_sum(candidates * tf.one_hot(best, 3, dtype=self.dtype),
+                         axis=-1)
+
+
+class LogisticLikelihood(tf.Module):
+  """Head for the (mixture of) discretised logistic likelihood."""
+
+  def __init__(self, channels, mixtures=1, name=None):
+    """Creates the head.
+
+    Args:
+      channels: channels C of the images.
+      mixtures: logistic components K per pixel.
+      name: module name.
+    """
+    super().__init__(name=name)
+    if not isinstance(mixtures, int) or mixtures < 1:
+      raise ValueError(
+          f"logistic_mixtures must be a positive integer, got {mixtures!r}")
+    self.channels = channels
+    self.mixtures = mixtures
+    # A location and a scale per channel and component, plus the K mixture
+    # logits a pixel's channels share.
+    self.params_channels = 2 * channels * mixtures + (
+        mixtures if mixtures > 1 else 0)
+
+  def _component(self, loc, raw_scale):
+    # The decoder's outputs start near zero; +0.5 centres them on [0, 1].
+    return DiscretizedLogistic(
+        loc + 0.5, tf.nn.softplus(raw_scale) + LOGISTIC_SCALE_FLOOR)
+
+  def __call__(self, params):
+    """Returns p(x|z) from parameters [B, S, S, params_channels]."""
+    if self.mixtures == 1:
+      loc, raw_scale = tf.split(params, 2, axis=-1)
+      return tfd.Independent(self._component(loc, raw_scale),
+                             reinterpreted_batch_ndims=3, name="likelihood")
+    k, c = self.mixtures, self.channels
+    shape = tf.concat([tf.shape(params)[:3], [k, c]], axis=0)
+    logits, loc, raw_scale = tf.split(params, [k, k * c, k * c], axis=-1)
+    components = tfd.Independent(
+        self._component(tf.reshape(loc, shape), tf.reshape(raw_scale, shape)),
+        reinterpreted_batch_ndims=1)
+    pixels = tfd.MixtureSameFamily(tfd.Categorical(logits=logits), components)
+    return tfd.Independent(pixels, reinterpreted_batch_ndims=2,
+                           name="likelihood")
+
+  def render(self, distribution):
+    """The most probable level of each channel, in [0, 1].
+
+    Exact for one component. For a mixture it is the mode of each pixel's
+    most probable component: crisp, where the mixture mean would blur
+    "transparent" and "opaque" into a half-transparent pixel.
+    """
+    inner = distribution.distribution
+    if self.mixtures == 1:
+      return inner.mode()
+    modes = inner.components_distribution.distribution.mode()  # [B,H,W,K,C]
+    best = tf.argmax(inner.mixture_distribution.logits, axis=-1)
+    pick = tf.one_hot(best, self.mixtures, dtype=modes.dtype)[..., None]
+    return tf.reduce_sum(modes * pick, axis=-2)
+
+
+class GaussianLikelihood(tf.Module):
+  """Head for a Normal likelihood with a learned, floored scale."""
+
+  def __init__(self, channels, scale="channel", name=None):
+    """Creates the head.
+
+    Args:
+      channels: channels C of the images.
+      scale: "channel" learns one scale per channel (a variable of this
+        head); "pixel" lets the decoder predict a scale for every value.
+      name: module name.
+    """
+    super().__init__(name=name)
+    if scale not in ("channel", "pixel"):
+      raise ValueError(f"gaussian_scale must be 'channel' or 'pixel', "
+                       f"got {scale!r}")
+    self.channels = channels
+    self.per_pixel = scale == "pixel"
+    self.params_channels = 2 * channels if self.per_pixel else channels
+    with self.name_scope:
+      self.raw_scale = None if self.per_pixel else tf.Variable(
+          tf.fill([channels], _softplus_inverse(0.1)), name="raw_scale")
+
+  def __call__(self, params):
+    """Returns p(x|z) from parameters [B, S, S, params_channels]."""
+    if self.per_pixel:
+      loc, raw_scale = tf.split(params, 2, axis=-1)
+    else:
+      loc, raw_scale = params, self.raw_scale
+    scale = tf.nn.softplus(raw_scale) + GAUSSIAN_SCALE_FLOOR
+    return tfd.Independent(tfd.Normal(loc + 0.5, scale),
+                           reinterpreted_batch_ndims=3, name="likelihood")
+
+  def render(self, distribution):
+    """The mean, clipped to [0, 1]."""
+    return tf.clip_by_value(distribution.mean(), 0.0, 1.0)
+
+
+class BernoulliLikelihood(tf.Module):
+  """Head for the continuous-target Bernoulli baseline (not a likelihood)."""
+
+  def __init__(self, channels, name=None):
+    super().__init__(name=name)
+    self.channels = channels
+    self.params_channels = channels
+
+  def __call__(self, params):
+    """Returns Bernoulli(logits) over [B, S, S, C], float-valued.
+
+    Its `log_prob` of a value x in [0, 1] is the negative binary
+    cross-entropy x log p + (1 - x) log(1 - p); see the module docstring.
+    """
+    return tfd.Independent(tfd.Bernoulli(logits=params, dtype=tf.float32),
+                           reinterpreted_batch_ndims=3, name="likelihood")
+
+  def render(self, distribution):
+    """The mean sigmoid(logits), in [0, 1]."""
+    return distribution.mean()
+
+
+def make_likelihood(likelihood, channels, *, mixtures=1,
+                    gaussian_scale="channel", name="likelihood"):
+  """Returns the head named by `likelihood`."""
+  if likelihood == "logistic":
+    return LogisticLikelihood(channels, mixtures, name=name)
+  if likelihood == "gaussian":
+    return GaussianLikelihood(channels, gaussian_scale, name=name)
+  if likelihood == "bernoulli":
+    return BernoulliLikelihood(channels, name=name)
+  raise ValueError("likelihood must be 'logistic', 'gaussian' or "
+                   f"'bernoulli', got {likelihood!r}")
