@@ -1,0 +1,186 @@
+"""Convolutional encoder and mirrored decoder.
+
+The encoder halves the image `len(widths)` times with stride-2 convolutions
+(64 px -> 4x4 with four stages, 96 px -> 6x6), flattens, and maps linearly to
+the parameters of the diagonal Gaussian posterior q(z|x). The decoder maps z
+linearly back to that small map and doubles it `len(widths)` times with
+transposed convolutions; its last layer emits the parameters of the
+likelihood p(x|z), which a likelihood head (`vae/likelihoods.py`) turns into
+a distribution. As in TFP's `examples/vae.py`, both networks return
+distributions, not tensors.
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vae import layers
+
+tfd = tfp.distributions
+
+# Floor on the posterior standard deviation. It stops log(scale) in the KL
+# from running to -inf; at the floor one latent dimension already costs
+# about 6 nats of KL against N(0, 1), far more than any useful code needs.
+POSTERIOR_SCALE_FLOOR = 1e-3
+
+# softplus(0.5413) = 1: shifting the raw scale by this makes a zero network
+# output mean a unit posterior scale, so training starts near the prior.
+_SOFTPLUS_INVERSE_OF_ONE = 0.5413248546129181
+
+
+def check_geometry(image_size, channels, widths):
+  """Raises ValueError unless the image fits `len(widths)` halvings."""
+  if channels not in (3, 4):
+    raise ValueError(f"channels must be 3 (RGB) or 4 (RGBA), got {channels}")
+  if not widths:
+    raise ValueError(f"widths must name at least one stage, got {widths!r}")
+  factor = 2 ** len(widths)
+  if not isinstance(image_size, int) or image_size % factor:
+    raise ValueError(
+        f"image_size must be a multiple of {factor} for {len(widths)} stages, "
+        f"got {image_size}")
+
+
+class _Stage(tf.Module):
+  """A resampling convolution, normalisation, activation, residual blocks."""
+
+  def __init__(self, resample, width, res_blocks, norm, groups, compute_dtype,
+               name):
+    super().__init__(name=name)
+    with self.name_scope:
+      self.resample = resample
+      self.norm = layers.make_norm(norm, width, groups, "norm")
+      self.blocks = [
+          layers.ResBlock(width, norm=norm, groups=groups,
+                          compute_dtype=compute_dtype, name=f"res_block_{i}")
+          for i in range(res_blocks)]
+
+  def __call__(self, x):
+    h = self.resample(x)
+    if self.norm is not None:
+      h = self.norm(h)
+    h = layers.activation(h)
+    for block in self.blocks:
+      h = block(h)
+    return h
+
+
+class Encoder(tf.Module):
+  """Maps images [B, S, S, C] in [0, 1] to the posterior q(z|x)."""
+
+  def __init__(self, *, image_size, channels, latent_dim, widths,
+               res_blocks=0, norm="group", groups=8, compute_dtype=tf.float32,
+               name=None):
+    """Creates the encoder.
+
+    Args:
+      image_size: height and width S of the (square) images.
+      channels: channels C of the images.
+      latent_dim: size of z.
+      widths: channels after each stride-2 stage, in order of decreasing
+        resolution; `len(widths)` is the number of stages.
+      res_blocks: residual blocks after each stage.
+      norm: "group" or "none".
+      groups: channel groups of the group normalisation.
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    check_geometry(image_size, channels, widths)
+    self.latent_dim = latent_dim
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    has_norm = norm != "none"
+    final = image_size // 2 ** len(widths)
+    with self.name_scope:
+      self.stages = []
+      for i, (w_in, w_out) in enumerate(zip((channels,) + tuple(widths),
+                                            widths)):
+        conv = layers.Conv2D(w_in, w_out, stride=2, use_bias=not has_norm,
+                             compute_dtype=compute_dtype, name=f"down_{i}")
+        self.stages.append(_Stage(conv, w_out, res_blocks, norm, groups,
+                                  compute_dtype, name=f"stage_{i}"))
+      self.to_posterior = layers.Linear(
+          final * final * widths[-1], 2 * latent_dim,
+          compute_dtype=compute_dtype, name="to_posterior")
+
+  def __call__(self, x):
+    """Returns q(z|x): batch_shape [B], event_shape [latent_dim]."""
+    # Centre the [0, 1] data on zero, where the initialisation assumes it.
+    h = tf.cast(x, self.compute_dtype) * 2.0 - 1.0
+    for stage in self.stages:
+      h = stage(h)
+    h = tf.reshape(h, [tf.shape(h)[0], self.to_posterior.input_size])
+    params = tf.cast(self.to_posterior(h), tf.float32)
+    loc, raw_scale = tf.split(params, 2, axis=-1)
+    scale = (tf.nn.softplus(raw_scale + _SOFTPLUS_INVERSE_OF_ONE)
+             + POSTERIOR_SCALE_FLOOR)
+    return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1,
+                           name="posterior")
+
+
+class Decoder(tf.Module):
+  """Maps latents [B, latent_dim] to the likelihood p(x|z)."""
+
+  def __init__(self, *, image_size, channels, latent_dim, widths, likelihood,
+               res_blocks=0, norm="group", groups=8, compute_dtype=tf.float32,
+               name=None):
+    """Creates the decoder.
+
+    Args:
+      image_size: height and width S of the (square) images.
+      channels: channels C of the images.
+      latent_dim: size of z.
+      widths: the encoder's widths; the decoder visits them in reverse.
+      likelihood: a likelihood head from `vae.likelihoods`; its
+        `params_channels` sets the channels of the last layer and it turns
+        those parameters into a distribution.
+      res_blocks: residual blocks in each stage.
+      norm: "group" or "none".
+      groups: channel groups of the group normalisation.
+      compute_dtype: dtype of the arithmetic; variables stay float32.
+      name: module name.
+    """
+    super().__init__(name=name)
+    check_geometry(image_size, channels, widths)
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    self.likelihood = likelihood
+    has_norm = norm != "none"
+    final = image_size // 2 ** len(widths)
+    self._initial_shape = [final, final, widths[-1]]
+    with self.name_scope:
+      self.from_latent = layers.Linear(
+          latent_dim, final * final * widths[-1], gain=layers.ACTIVATION_GAIN,
+          compute_dtype=compute_dtype, name="from_latent")
+      self.initial_norm = layers.make_norm(norm, widths[-1], groups,
+                                           "initial_norm")
+      self.initial_blocks = [
+          layers.ResBlock(widths[-1], norm=norm, groups=groups,
+                          compute_dtype=compute_dtype, name=f"res_block_{i}")
+          for i in range(res_blocks)]
+      # Stage i undoes encoder stage i+1, from the smallest map upwards.
+      self.stages = []
+      for i in reversed(range(len(widths) - 1)):
+        up = layers.ConvTranspose2D(widths[i + 1], widths[i],
+                                    use_bias=not has_norm,
+                                    compute_dtype=compute_dtype, name=f"up_{i}")
+        self.stages.append(_Stage(up, widths[i], res_blocks, norm, groups,
+                                  compute_dtype, name=f"stage_{i}"))
+      # Undoes encoder stage 0 straight into likelihood parameters, with no
+      # normalisation or activation. Small initial weights start every
+      # pixel near the head's neutral parameters (a broad distribution
+      # centred on 0.5) rather than at random confident guesses.
+      self.to_params = layers.ConvTranspose2D(
+          widths[0], likelihood.params_channels, gain=0.01,
+          compute_dtype=compute_dtype, name="to_params")
+
+  def __call__(self, z):
+    """Returns p(x|z): batch_shape [B], event_shape [S, S, C]."""
+    h = self.from_latent(z)
+    h = tf.reshape(h, [tf.shape(h)[0]] + self._initial_shape)
+    if self.initial_norm is not None:
+      h = self.initial_norm(h)
+    h = layers.activation(h)
+    for block in self.initial_blocks:
+      h = block(h)
+    for stage in self.stages:
+      h = stage(h)
+    return self.likelihood(tf.cast(self.to_params(h), tf.float32))
