@@ -1,0 +1,146 @@
+"""Tests for vae/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # pylint: disable=wrong-import-position
+import subprocess  # pylint: disable=wrong-import-position
+import sys  # pylint: disable=wrong-import-position
+import tempfile  # pylint: disable=wrong-import-position
+import textwrap  # pylint: disable=wrong-import-position
+
+import numpy as np  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae import export  # pylint: disable=wrong-import-position
+
+# The logistic likelihood renders the most probable 8-bit level, so outputs
+# are multiples of 1/255. The loaded graph may fuse and order float ops
+# differently from eager execution; an error of ~1e-7 in a logistic location
+# that lies on the edge between two levels would move that one value by a
+# whole level. So: every value within one level, and almost all within 1e-6.
+LEVEL = 1.0 / 255.0
+
+# Run in a fresh interpreter: loads the export with TensorFlow alone and
+# fails if anything imports the project or TensorFlow Probability.
+CLEAN_LOAD = textwrap.dedent("""
+    import importlib.abc, json, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    BLOCKED = ("vae", "pipelines", "tensorflow_probability")
+
+    class Block(importlib.abc.MetaPathFinder):
+      def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+          raise ImportError(f"{name} must not be needed to load the export")
+        return None
+
+    sys.meta_path.insert(0, Block())
+    sys.path = [p for p in sys.path if p not in ("", os.getcwd())]
+    import numpy as np
+    import tensorflow as tf
+
+    directory, inputs = sys.argv[1], np.load(sys.argv[2])
+    loaded = tf.saved_model.load(directory)
+    sigs = loaded.signatures
+    decoded = sigs["decode"](z=tf.constant(inputs["z"]))["images"].numpy()
+    sampled = sigs["sample"](count=tf.constant(5), temperature=tf.constant(0.7))["images"]
+    np.save(sys.argv[3], decoded)
+    print(json.dumps({
+        "signatures": sorted(sigs),
+        "inputs": {name: {k: [v.dtype.name, v.shape.as_list()]
+                          for k, v in sigs[name].structured_input_signature[1].items()}
+                   for name in sigs},
+        "sample_shape": sampled.shape.as_list(),
+        "sample_range": [float(tf.reduce_min(sampled)), float(tf.reduce_max(sampled))],
+        "imported": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
+    }))
+""")
+
+
+class ExportTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.random.set_seed(1)
+    cls.model = config_lib.make_model(config_lib.preset("smoke"))
+    cls.tmp = tempfile.TemporaryDirectory()
+    cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
+                                  config_json='{"latent_dim": 8}')
+    cls.loaded = tf.saved_model.load(cls.directory)
+    rng = np.random.default_rng(0)
+    cls.z = rng.normal(size=(7, 8)).astype(np.float32)
+    cls.images = rng.uniform(size=(3, 32, 32, 4)).astype(np.float32)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def assertSameImages(self, actual, expected):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    self.assertEqual(actual.shape, expected.shape)
+    self.assertAllClose(actual, expected, atol=LEVEL + 1e-6, rtol=0)
+    self.assertLess(np.mean(np.abs(actual - expected) > 1e-6), 1e-3)
+
+  def test_decode_matches_render_for_the_same_z(self):
+    out = self.loaded.signatures["decode"](z=tf.constant(self.z))
+    self.assertSameImages(out["images"], self.model.render(self.z))
+
+  def test_encode_gives_the_posterior_mean_and_scale(self):
+    out = self.loaded.signatures["encode"](images=tf.constant(self.images))
+    posterior = self.model.encode(self.images)
+    self.assertAllClose(out["mean"], posterior.mean(), atol=1e-5)
+    self.assertAllClose(out["scale"], posterior.stddev(), atol=1e-5)
+
+  def test_reconstruct_matches_the_model_for_any_batch_size(self):
+    for count in (1, 3):
+      out = self.loaded.signatures["reconstruct"](images=tf.constant(self.images[:count]))
+      self.assertSameImages(out["images"], self.model.reconstruct(self.images[:count]))
+
+  def test_sample_gives_count_images_in_the_unit_range(self):
+    images = self.loaded.signatures["sample"](
+        count=tf.constant(4), temperature=tf.constant(0.5))["images"]
+    self.assertEqual(images.shape, (4, 32, 32, 4))
+    self.assertAllInRange(images, 0.0, 1.0)
+
+  def test_signature_input_specs_are_fixed(self):
+    specs = {name: self.loaded.signatures[name].structured_input_signature[1]
+             for name in export.SIGNATURES}
+    self.assertEqual(specs["sample"]["count"], tf.TensorSpec([], tf.int32, "count"))
+    self.assertEqual(specs["sample"]["temperature"], tf.TensorSpec([], tf.float32, "temperature"))
+    self.assertEqual(specs["decode"]["z"], tf.TensorSpec([None, 8], tf.float32, "z"))
+    for name in ("encode", "reconstruct"):
+      self.assertEqual(specs[name]["images"],
+                       tf.TensorSpec([None, 32, 32, 4], tf.float32, "images"))
+
+  def test_export_documents_its_signatures_and_config(self):
+    extra = os.path.join(self.directory, "assets.extra")
+    with open(os.path.join(extra, export.README_NAME), encoding="utf-8") as f:
+      readme = f.read()
+    for words in ("PREMULTIPLIED RGBA", "in [0, 1]", "S = 32, C = 4, D = 8", *export.SIGNATURES):
+      self.assertIn(words, readme)
+    with open(os.path.join(extra, "config.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f), {"latent_dim": 8})
+
+  def test_loads_and_runs_in_a_clean_process_without_project_code_or_tfp(self):
+    inputs = os.path.join(self.tmp.name, "inputs.npz")
+    decoded_path = os.path.join(self.tmp.name, "decoded.npy")
+    np.savez(inputs, z=self.z)
+    done = subprocess.run([sys.executable, "-c", CLEAN_LOAD, self.directory, inputs, decoded_path],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=self.tmp.name, check=False)
+    self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    self.assertEqual(result["imported"], [])
+    self.assertEqual(result["signatures"], sorted(export.SIGNATURES))
+    self.assertEqual(result["inputs"]["decode"], {"z": ["float32", [None, 8]]})
+    self.assertEqual(result["sample_shape"], [5, 32, 32, 4])
+    self.assertAllInRange(result["sample_range"], 0.0, 1.0)
+    self.assertSameImages(np.load(decoded_path), self.model.render(self.z))
+
+
+if __name__ == "__main__":
+  tf.test.main()

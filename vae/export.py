@@ -1,0 +1,102 @@
+"""Exports a trained VAE as a SavedModel that needs only TensorFlow to run.
+
+The SavedModel holds the model's variables and four `tf.function` signatures
+traced with fixed input specs. Its graphs are plain TensorFlow ops, so
+loading it imports neither this project nor TensorFlow Probability:
+
+    m = tf.saved_model.load(DIR)
+    images = m.signatures["sample"](count=tf.constant(16),
+                                    temperature=tf.constant(0.8))["images"]
+
+Signatures (S = image size, C = channels, D = latent size, N = batch):
+
+  sample(count: int32 [], temperature: float32 [])
+      -> images: float32 [count, S, S, C] in [0, 1]
+      Draws z from the prior with its scale times `temperature` (1 is the
+      prior; below 1 trades variety for cleaner sprites), renders p(x|z).
+      Every call draws new latents (stateful random ops).
+  encode(images: float32 [N, S, S, C] in [0, 1])
+      -> mean: float32 [N, D], scale: float32 [N, D]
+      The posterior q(z|x) = Normal(mean, scale), diagonal.
+  decode(z: float32 [N, D]) -> images: float32 [N, S, S, C] in [0, 1]
+      Renders p(x|z): the most probable 8-bit level of each value for the
+      logistic likelihood (so values are multiples of 1/255), the mean for
+      the others. The same as `VAE.render`.
+  reconstruct(images: float32 [N, S, S, C] in [0, 1])
+      -> images: float32 [N, S, S, C] in [0, 1]
+      decode(encode(images).mean).
+
+Channel layout: C = 4 is PREMULTIPLIED RGBA (colour already multiplied by
+alpha; a transparent pixel is exactly 0, 0, 0, 0), C = 3 is RGB. To view an
+RGBA output as a straight-alpha PNG, divide colour by alpha where alpha > 0.
+
+The same description is written to `assets.extra/README.md` in the export,
+beside the run's `config.json`.
+"""
+
+import os
+
+import tensorflow as tf
+
+README_NAME = "README.md"
+SIGNATURES = ("sample", "encode", "decode", "reconstruct")
+
+
+class ExportedVAE(tf.Module):
+  """The model's variables and its four serving functions."""
+
+  def __init__(self, model, name=None):
+    super().__init__(name=name)
+    self.model = model
+    shape = [None, model.image_size, model.image_size, model.channels]
+    images = tf.TensorSpec(shape, tf.float32, name="images")
+    z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
+    self.sample = tf.function(self._sample, input_signature=[
+        tf.TensorSpec([], tf.int32, name="count"),
+        tf.TensorSpec([], tf.float32, name="temperature")])
+    self.encode = tf.function(self._encode, input_signature=[images])
+    self.decode = tf.function(self._decode, input_signature=[z])
+    self.reconstruct = tf.function(self._reconstruct, input_signature=[images])
+
+  def _sample(self, count, temperature):
+    return {"images": self.model.sample(count, temperature=temperature)}
+
+  def _encode(self, images):
+    posterior = self.model.encode(images)
+    return {"mean": posterior.mean(), "scale": posterior.stddev()}
+
+  def _decode(self, z):
+    return {"images": self.model.render(z)}
+
+  def _reconstruct(self, images):
+    return {"images": self.model.reconstruct(images)}
+
+  def signatures(self):
+    """Concrete functions by signature name, for `tf.saved_model.save`."""
+    return {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
+
+
+def export(model, directory, config_json=None):
+  """Writes `model` as a SavedModel to `directory`.
+
+  Args:
+    model: a `vae.VAE` built with float32 compute (mixed-precision graphs
+      would be baked into the export).
+    directory: the SavedModel folder, created or overwritten.
+    config_json: the run's config as JSON text, copied into
+      `assets.extra/config.json` so the export says how it was trained.
+
+  Returns:
+    `directory`.
+  """
+  module = ExportedVAE(model, name="pokevae")
+  tf.saved_model.save(module, directory, signatures=module.signatures())
+  extra = os.path.join(directory, "assets.extra")
+  os.makedirs(extra, exist_ok=True)
+  shape = f"S = {model.image_size}, C = {model.channels}, D = {model.latent_dim}"
+  with open(os.path.join(extra, README_NAME), "w", encoding="utf-8") as f:
+    f.write(f"# PokeVAE SavedModel ({shape})\n\n{__doc__}")
+  if config_json is not None:
+    with open(os.path.join(extra, "config.json"), "w", encoding="utf-8") as f:
+      f.write(config_json)
+  return directory
