@@ -42,12 +42,46 @@ def variance_scaling(shape, fan_in, gain):
   return tf.random.truncated_normal(shape, stddev=std)
 
 
-def _check_positive(name, value):
+def softplus_inverse(y):
+  """The x with softplus(x) = y > 0, to start a softplus-constrained scale."""
+  return math.log(math.expm1(y))
+
+
+def check_positive_int(name, value):
+  """Raises ValueError naming `name` unless `value` is an int >= 1."""
   if not isinstance(value, int) or value < 1:
     raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-class Linear(tf.Module):
+class _Weighted(tf.Module):
+  """A layer with one initialised weight `w` and an optional bias `b`.
+
+  Holds what the linear and convolution layers share: the named variables,
+  and casting input and weights to `compute_dtype`.
+  """
+
+  def __init__(self, weight_shape, fan_in, gain, outputs, use_bias,
+               compute_dtype, name):
+    super().__init__(name=name)
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    with self.name_scope:
+      self.w = tf.Variable(variance_scaling(weight_shape, fan_in, gain),
+                           name="w")
+      self.b = (tf.Variable(tf.zeros([outputs]), name="b")
+                if use_bias else None)
+
+  def __call__(self, x):
+    y = self._apply(tf.cast(x, self.compute_dtype),
+                    tf.cast(self.w, self.compute_dtype))
+    if self.b is not None:
+      y = y + tf.cast(self.b, self.compute_dtype)
+    return y
+
+  def _apply(self, x, w):
+    raise NotImplementedError
+
+
+class Linear(_Weighted):
   """Affine map `x @ w + b` on the last axis."""
 
   def __init__(self, input_size, output_size, *, gain=1.0,
@@ -62,25 +96,18 @@ class Linear(tf.Module):
       compute_dtype: dtype of the arithmetic; variables stay float32.
       name: module name.
     """
-    super().__init__(name=name)
-    _check_positive("input_size", input_size)
-    _check_positive("output_size", output_size)
+    check_positive_int("input_size", input_size)
+    check_positive_int("output_size", output_size)
+    super().__init__([input_size, output_size], input_size, gain, output_size,
+                     True, compute_dtype, name)
     self.input_size = input_size
     self.output_size = output_size
-    self.compute_dtype = tf.as_dtype(compute_dtype)
-    with self.name_scope:
-      self.w = tf.Variable(
-          variance_scaling([input_size, output_size], input_size, gain),
-          name="w")
-      self.b = tf.Variable(tf.zeros([output_size]), name="b")
 
-  def __call__(self, x):
-    x = tf.cast(x, self.compute_dtype)
-    w = tf.cast(self.w, self.compute_dtype)
-    return tf.matmul(x, w) + tf.cast(self.b, self.compute_dtype)
+  def _apply(self, x, w):
+    return tf.matmul(x, w)
 
 
-class Conv2D(tf.Module):
+class Conv2D(_Weighted):
   """2-D convolution, NHWC, "SAME" padding, optional stride."""
 
   def __init__(self, input_channels, output_channels, *, kernel_size=3,
@@ -99,35 +126,21 @@ class Conv2D(tf.Module):
       compute_dtype: dtype of the arithmetic; variables stay float32.
       name: module name.
     """
-    super().__init__(name=name)
     for arg, value in (("input_channels", input_channels),
                        ("output_channels", output_channels),
                        ("kernel_size", kernel_size), ("stride", stride)):
-      _check_positive(arg, value)
-    self.input_channels = input_channels
-    self.output_channels = output_channels
+      check_positive_int(arg, value)
+    super().__init__(
+        [kernel_size, kernel_size, input_channels, output_channels],
+        kernel_size * kernel_size * input_channels, gain, output_channels,
+        use_bias, compute_dtype, name)
     self.stride = stride
-    self.compute_dtype = tf.as_dtype(compute_dtype)
-    fan_in = kernel_size * kernel_size * input_channels
-    with self.name_scope:
-      self.w = tf.Variable(
-          variance_scaling(
-              [kernel_size, kernel_size, input_channels, output_channels],
-              fan_in, gain),
-          name="w")
-      self.b = (tf.Variable(tf.zeros([output_channels]), name="b")
-                if use_bias else None)
 
-  def __call__(self, x):
-    x = tf.cast(x, self.compute_dtype)
-    w = tf.cast(self.w, self.compute_dtype)
-    y = tf.nn.conv2d(x, w, strides=self.stride, padding="SAME")
-    if self.b is not None:
-      y = y + tf.cast(self.b, self.compute_dtype)
-    return y
+  def _apply(self, x, w):
+    return tf.nn.conv2d(x, w, strides=self.stride, padding="SAME")
 
 
-class ConvTranspose2D(tf.Module):
+class ConvTranspose2D(_Weighted):
   """Transposed convolution that doubles height and width (NHWC).
 
   The kernel size (4) is a multiple of the stride (2), so every output pixel
@@ -152,43 +165,30 @@ class ConvTranspose2D(tf.Module):
       compute_dtype: dtype of the arithmetic; variables stay float32.
       name: module name.
     """
-    super().__init__(name=name)
-    _check_positive("input_channels", input_channels)
-    _check_positive("output_channels", output_channels)
+    check_positive_int("input_channels", input_channels)
+    check_positive_int("output_channels", output_channels)
     if kernel_size % 2:
       raise ValueError(f"kernel_size must be even, got {kernel_size}")
-    self.input_channels = input_channels
-    self.output_channels = output_channels
-    self.compute_dtype = tf.as_dtype(compute_dtype)
+    # conv2d_transpose wants the kernel as [height, width, output, input].
     # Each output pixel sums (kernel_size / stride)^2 taps of every input
     # channel, which is the fan-in that keeps the variance.
-    fan_in = (kernel_size // 2) ** 2 * input_channels
-    with self.name_scope:
-      # conv2d_transpose wants [height, width, output, input].
-      self.w = tf.Variable(
-          variance_scaling(
-              [kernel_size, kernel_size, output_channels, input_channels],
-              fan_in, gain),
-          name="w")
-      self.b = (tf.Variable(tf.zeros([output_channels]), name="b")
-                if use_bias else None)
+    super().__init__(
+        [kernel_size, kernel_size, output_channels, input_channels],
+        (kernel_size // 2) ** 2 * input_channels, gain, output_channels,
+        use_bias, compute_dtype, name)
+    self.output_channels = output_channels
 
-  def __call__(self, x):
-    x = tf.cast(x, self.compute_dtype)
-    w = tf.cast(self.w, self.compute_dtype)
+  def _apply(self, x, w):
     shape = tf.shape(x)
     output_shape = tf.stack(
         [shape[0], 2 * shape[1], 2 * shape[2], self.output_channels])
     y = tf.nn.conv2d_transpose(x, w, output_shape, strides=2, padding="SAME")
     # The dynamic output shape loses the static one; restore what is known.
-    y = tf.ensure_shape(
+    return tf.ensure_shape(
         y, [x.shape[0],
             None if x.shape[1] is None else 2 * x.shape[1],
             None if x.shape[2] is None else 2 * x.shape[2],
             self.output_channels])
-    if self.b is not None:
-      y = y + tf.cast(self.b, self.compute_dtype)
-    return y
 
 
 class GroupNorm(tf.Module):
@@ -209,8 +209,8 @@ class GroupNorm(tf.Module):
       name: module name.
     """
     super().__init__(name=name)
-    _check_positive("channels", channels)
-    _check_positive("groups", groups)
+    check_positive_int("channels", channels)
+    check_positive_int("groups", groups)
     if channels % groups:
       raise ValueError(
           f"groups must divide the channels, got groups={groups} for "

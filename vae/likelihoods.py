@@ -27,6 +27,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vae import layers
+
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
@@ -42,10 +44,6 @@ LOGISTIC_SCALE_FLOOR = 2e-4
 # one 8-bit level, 1 / (255 sqrt(12)). Below it a density on the 256 discrete
 # values can grow without bound by spiking on them, which models nothing.
 GAUSSIAN_SCALE_FLOOR = 1.0 / (255.0 * np.sqrt(12.0))
-
-
-def _softplus_inverse(y):
-  return float(np.log(np.expm1(y)))
 
 
 def _log_sigmoid_difference(a, b, width):
@@ -187,9 +185,7 @@ class LogisticLikelihood(tf.Module):
       name: module name.
     """
     super().__init__(name=name)
-    if not isinstance(mixtures, int) or mixtures < 1:
-      raise ValueError(
-          f"logistic_mixtures must be a positive integer, got {mixtures!r}")
+    layers.check_positive_int("logistic_mixtures", mixtures)
     self.channels = channels
     self.mixtures = mixtures
     # A location and a scale per channel and component, plus the K mixture
@@ -255,7 +251,7 @@ class GaussianLikelihood(tf.Module):
     self.params_channels = 2 * channels if self.per_pixel else channels
     with self.name_scope:
       self.raw_scale = None if self.per_pixel else tf.Variable(
-          tf.fill([channels], _softplus_inverse(0.1)), name="raw_scale")
+          tf.fill([channels], layers.softplus_inverse(0.1)), name="raw_scale")
 
   def __call__(self, params):
     """Returns p(x|z) from parameters [B, S, S, params_channels]."""

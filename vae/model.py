@@ -11,6 +11,7 @@ that sees few. See `DEFAULT_WIDTHS`.
 
 import tensorflow as tf
 
+from vae import layers
 from vae import likelihoods
 from vae import networks
 from vae import priors
@@ -57,9 +58,7 @@ class VAE(tf.Module):
       name: module name.
     """
     super().__init__(name=name)
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-      raise ValueError(
-          f"latent_dim must be a positive integer, got {latent_dim!r}")
+    layers.check_positive_int("latent_dim", latent_dim)
     widths = tuple(widths)
     networks.check_geometry(image_size, channels, widths)
     self.image_size = image_size

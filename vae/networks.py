@@ -22,9 +22,9 @@ tfd = tfp.distributions
 # about 6 nats of KL against N(0, 1), far more than any useful code needs.
 POSTERIOR_SCALE_FLOOR = 1e-3
 
-# softplus(0.5413) = 1: shifting the raw scale by this makes a zero network
-# output mean a unit posterior scale, so training starts near the prior.
-_SOFTPLUS_INVERSE_OF_ONE = 0.5413248546129181
+# Shifting the raw scale by softplus^-1(1) makes a zero network output mean
+# a unit posterior scale, so training starts near the prior.
+_UNIT_SCALE_SHIFT = layers.softplus_inverse(1.0)
 
 
 def check_geometry(image_size, channels, widths):
@@ -111,7 +111,7 @@ class Encoder(tf.Module):
     h = tf.reshape(h, [tf.shape(h)[0], self.to_posterior.input_size])
     params = tf.cast(self.to_posterior(h), tf.float32)
     loc, raw_scale = tf.split(params, 2, axis=-1)
-    scale = (tf.nn.softplus(raw_scale + _SOFTPLUS_INVERSE_OF_ONE)
+    scale = (tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT)
              + POSTERIOR_SCALE_FLOOR)
     return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1,
                            name="posterior")
@@ -125,19 +125,13 @@ class Decoder(tf.Module):
                name=None):
     """Creates the decoder.
 
+    Takes the arguments of `Encoder`, whose `widths` it visits in reverse,
+    and a likelihood head:
+
     Args:
-      image_size: height and width S of the (square) images.
-      channels: channels C of the images.
-      latent_dim: size of z.
-      widths: the encoder's widths; the decoder visits them in reverse.
       likelihood: a likelihood head from `vae.likelihoods`; its
         `params_channels` sets the channels of the last layer and it turns
         those parameters into a distribution.
-      res_blocks: residual blocks in each stage.
-      norm: "group" or "none".
-      groups: channel groups of the group normalisation.
-      compute_dtype: dtype of the arithmetic; variables stay float32.
-      name: module name.
     """
     super().__init__(name=name)
     check_geometry(image_size, channels, widths)

@@ -35,6 +35,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vae import layers
 from vae import priors
 
 tfd = tfp.distributions
@@ -144,10 +145,8 @@ def iwae_bound(model, x, *, k, chunk=100, seed=None):
   Returns:
     log (1/k) sum_j p(x, z_j) / q(z_j|x), nats, float32 [B].
   """
-  if not isinstance(k, int) or k < 1:
-    raise ValueError(f"k must be a positive integer, got {k!r}")
-  if not isinstance(chunk, int) or chunk < 1:
-    raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+  layers.check_positive_int("k", k)
+  layers.check_positive_int("chunk", chunk)
   posterior = model.encode(x)
   full_chunks, rest = divmod(k, chunk)
   seeds = tf.stack(tfp.random.split_seed(seed, n=full_chunks + 1))

@@ -14,9 +14,12 @@ standard normal, and the component scales of the mixture (the component
 means stay put, so T -> 0 gives the component means).
 """
 
-import numpy as np
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from vae import layers
 
 tfd = tfp.distributions
 
@@ -57,19 +60,18 @@ class MixturePrior(tf.Module):
       name: module name.
     """
     super().__init__(name=name)
-    if not isinstance(components, int) or components < 1:
-      raise ValueError(
-          f"prior_components must be a positive integer, got {components!r}")
+    layers.check_positive_int("prior_components", components)
     self.latent_dim = latent_dim
     self.components = components
-    initial_raw_scale = np.log(np.expm1(np.sqrt(0.75) - MIXTURE_SCALE_FLOOR))
+    initial_raw_scale = layers.softplus_inverse(
+        math.sqrt(0.75) - MIXTURE_SCALE_FLOOR)
     with self.name_scope:
       self.logits = tf.Variable(tf.zeros([components]), name="logits")
       self.means = tf.Variable(
           tf.random.normal([components, latent_dim], stddev=0.5),
           name="means")
       self.raw_scales = tf.Variable(
-          tf.fill([components, latent_dim], float(initial_raw_scale)),
+          tf.fill([components, latent_dim], initial_raw_scale),
           name="raw_scales")
 
   def __call__(self, temperature=1.0):
