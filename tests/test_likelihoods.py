@@ -115,9 +115,14 @@ class LogisticMixtureTest(tf.test.TestCase):
     params = 3.0 * _params(head, size=1, batch=1)
     pairs = tf.reshape(tf.stack(tf.meshgrid(LEVELS, LEVELS), -1),
                        [-1, 1, 1, 2])
-    total = tf.reduce_sum(tf.exp(head(params).log_prob(pairs)))
+    probs = tf.exp(head(params).log_prob(pairs))
     # 65536 float32 terms: 1e-4 covers their rounding.
-    self.assertAllClose(total, 1.0, atol=1e-4)
+    self.assertAllClose(tf.reduce_sum(probs), 1.0, atol=1e-4)
+    # The mixture's mean() (through TFP's MixtureSameFamily) is the mean of
+    # that joint distribution.
+    self.assertAllClose(tf.reshape(head(params).mean(), [2]),
+                        tf.reduce_sum(probs[:, None] * pairs[:, 0, 0], axis=0),
+                        atol=1e-4)
 
   def test_render_is_the_mode_of_the_most_probable_component(self):
     head = likelihoods.LogisticLikelihood(channels=1, mixtures=2)

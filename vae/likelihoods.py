@@ -217,9 +217,10 @@ class LogisticLikelihood(tf.Module):
   def render(self, distribution):
     """The most probable level of each channel, in [0, 1].
 
-    Exact for one component. For a mixture it is the mode of each pixel's
-    most probable component: crisp, where the mixture mean would blur
-    "transparent" and "opaque" into a half-transparent pixel.
+    Exact for one component (the same as `distribution.mode()`). For a
+    mixture, whose TFP distribution has no `mode()`, it is the mode of each
+    pixel's most probable component: crisp, where the mixture's `mean()`
+    would blur "transparent" and "opaque" into a half-transparent pixel.
     """
     inner = distribution.distribution
     if self.mixtures == 1:
