@@ -1,0 +1,92 @@
+"""Turning model-space images into pictures: un-premultiply, tile, save.
+
+The pipeline's RGBA is premultiplied (see `canvas`); image files and viewers
+expect straight alpha. `to_display_uint8` is the inverse used for rendering
+reconstructions, samples and contact sheets.
+"""
+
+import os
+
+import cv2
+import numpy as np
+
+
+def unpremultiply(rgba: np.ndarray) -> np.ndarray:
+  """Premultiplied RGBA uint8 -> straight RGBA uint8 (fully transparent -> 0, 0, 0, 0)."""
+  colour = rgba[..., :3].astype(np.float32)
+  alpha = rgba[..., 3:].astype(np.float32)
+  straight = np.where(alpha > 0, colour * 255.0 / np.maximum(alpha, 1.0), 0.0)
+  out = rgba.copy()
+  out[..., :3] = np.clip(np.round(straight), 0, 255).astype(np.uint8)
+  return out
+
+
+def to_display_uint8(batch_float01, channels: int) -> np.ndarray:
+  """Model output -> pictures.
+
+  Args:
+    batch_float01: [N, H, W, C] floats in [0, 1] (values outside are clipped),
+      premultiplied RGBA when `channels` is 4, RGB when 3.
+    channels: 4 or 3.
+
+  Returns:
+    [N, H, W, C] uint8: straight-alpha RGBA, or RGB.
+  """
+  batch = np.asarray(batch_float01, dtype=np.float32)
+  if batch.ndim != 4 or batch.shape[-1] != channels:
+    raise ValueError(
+        f"expected a batch [N, H, W, {channels}], got shape {batch.shape}")
+  out = np.round(np.clip(batch, 0.0, 1.0) * 255.0).astype(np.uint8)
+  if channels == 3:
+    return out
+  # A model can emit colour brighter than its coverage; clip to valid premultiplied.
+  np.minimum(out[..., :3], out[..., 3:], out=out[..., :3])
+  return unpremultiply(out)
+
+
+def image_grid(images_uint8, ncols: int, scale: int = 1, pad: int = 1) -> np.ndarray:
+  """Tiles [N, H, W, C] uint8 images into one image, row by row.
+
+  Args:
+    images_uint8: [N, H, W, C] uint8.
+    ncols: Images per row.
+    scale: Integer nearest-neighbour upscaling, so sprite pixels stay crisp.
+    pad: Pixels between and around tiles (after scaling): transparent for
+      RGBA, black for RGB.
+
+  Returns:
+    [rows * (H * scale + pad) + pad, ncols * (W * scale + pad) + pad, C] uint8.
+  """
+  images = np.asarray(images_uint8)
+  if images.ndim != 4 or images.dtype != np.uint8:
+    raise ValueError(f"expected uint8 [N, H, W, C], got {images.dtype} {images.shape}")
+  if ncols < 1 or scale < 1 or pad < 0:
+    raise ValueError(f"need ncols >= 1, scale >= 1, pad >= 0; got {ncols}, {scale}, {pad}")
+  count, height, width, channels = images.shape
+  images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+  height, width = height * scale, width * scale
+  rows = max(1, -(-count // ncols))
+  grid = np.zeros((rows * (height + pad) + pad, ncols * (width + pad) + pad, channels),
+                  np.uint8)
+  for i, image in enumerate(images):
+    top = pad + (i // ncols) * (height + pad)
+    left = pad + (i % ncols) * (width + pad)
+    grid[top:top + height, left:left + width] = image
+  return grid
+
+
+def write_png(path, image_uint8) -> None:
+  """Writes an RGBA, RGB or gray uint8 image as PNG, creating parent folders."""
+  image = np.asarray(image_uint8)
+  if image.dtype != np.uint8 or image.ndim not in (2, 3):
+    raise ValueError(f"expected a uint8 [H, W, C] image, got {image.dtype} {image.shape}")
+  if image.ndim == 3:
+    conversions = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
+    if image.shape[2] not in conversions:
+      raise ValueError(f"expected 3 or 4 channels, got shape {image.shape}")
+    image = cv2.cvtColor(image, conversions[image.shape[2]])
+  parent = os.path.dirname(os.fspath(path))
+  if parent:
+    os.makedirs(parent, exist_ok=True)
+  if not cv2.imwrite(os.fspath(path), image):
+    raise OSError(f"could not write PNG to {path}")
