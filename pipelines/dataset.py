@@ -1,0 +1,233 @@
+"""`load()` and `SpriteData`: image files -> cached uint8 sprites -> training batches.
+
+`load()` lists and pre-checks the files (see `sources`), then decodes every
+usable file once, through the same tf.data stages the batches come from, so
+that `count()` is exact and every file that fails is named in `summary()`.
+The decoded uint8 images are cached (4x smaller than float32): in memory by
+default, or in tf.data cache files under a directory for sets that do not
+fit, where a second run reads the files and decodes nothing.
+"""
+
+import glob
+import hashlib
+import json
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import canvas, decode, probe, sources, transforms
+from pipelines.config import SPLITS, DataConfig, background_rgb
+from pipelines.errors import NoImagesError, SkipFile
+
+_CACHE_VERSION = 1  # Bump when decoding changes what a cache file holds.
+_SHUFFLE_BUFFER = 16384  # 256 MB of 64 px sprites; a full shuffle for the bundled set.
+
+
+class SpriteData:
+  """A data folder, decoded and split; hands out tf.data pipelines and arrays.
+
+  Attributes:
+    config: The `DataConfig` it was loaded with.
+    records: One `sources.Record` per image file: path, group, split, status.
+  """
+
+  def __init__(self, config: DataConfig, records, decoded):
+    self.config = config
+    self.records = list(records)
+    self._decoded = decoded  # split -> Dataset of cached [S, S, 4] uint8.
+
+  def count(self, split: str) -> int:
+    """Number of usable images in "train", "val" or "test"."""
+    _check_split(split)
+    return sum(r.images for r in self.records if r.split == split)
+
+  def dataset(self, split, batch_size, *, training, seed=0, drop_remainder=False):
+    """One epoch of float32 batches [batch, S, S, C] in [0, 1], multiples of 1/255.
+
+    Args:
+      split: "train", "val" or "test".
+      batch_size: Images per batch.
+      training: Shuffle and augment (flip, shift, hue as configured). Val and
+        test data should never be augmented.
+      seed: With `training`, the same seed gives the same batches.
+      drop_remainder: Drop a last, smaller batch.
+
+    Returns:
+      A `tf.data.Dataset`; iterating it again gives a new, seeded epoch.
+    """
+    _check_split(split)
+    if batch_size < 1:
+      raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    config = self.config
+    # list -> decode -> cache happened in load(); this reads the cache.
+    images = self._decoded[split]
+    if training:
+      # Reshuffled each epoch, in the same sequence of orders for a given seed.
+      images = images.shuffle(max(1, min(self.count(split), _SHUFFLE_BUFFER)),
+                              seed=seed, reshuffle_each_iteration=True)
+    # Batch before augmenting: one vectorised op per batch, not one per image.
+    batches = images.batch(batch_size, drop_remainder=drop_remainder)
+    if training:
+      # One [2] seed per batch drives its augmentation, fresh each epoch.
+      seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+      # Augment after the cache, so each epoch sees new variants of the sprites.
+      batches = tf.data.Dataset.zip(batches, seeds).map(
+          lambda batch, s: transforms.augment(
+              batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
+          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if config.channels == 3:
+      # Composite after augmenting, so shifted-in pixels show the background.
+      rgb = background_rgb(config.background)
+      batches = batches.map(lambda batch: transforms.over_background(batch, rgb))
+    batches = batches.map(lambda batch: tf.cast(batch, tf.float32) / 255.0)
+    # Prepare the next batch while the model trains on this one.
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+  def array(self, split: str) -> np.ndarray:
+    """All images of a split, uint8 [N, S, S, C], unaugmented, in file order."""
+    _check_split(split)
+    size = self.config.image_size
+    blocks = [b.numpy() for b in self._decoded[split].batch(4096)]
+    images = np.concatenate(blocks) if blocks else np.zeros((0, size, size, 4), np.uint8)
+    if self.config.channels == 3:
+      images = transforms.over_background(images, background_rgb(self.config.background)).numpy()
+    return images
+
+  def summary(self) -> dict:
+    """What was found, as JSON-able data."""
+    decoded = [r for r in self.records if r.ok]
+    return {
+        "data_dir": str(self.config.folder),
+        "files": len(self.records),
+        "decoded": len(decoded),
+        "skipped": [{"path": r.path, "reason": r.reason} for r in self.records if not r.ok],
+        "images": {s: self.count(s) for s in SPLITS},
+        "groups": {s: len({r.group for r in decoded if r.split == s}) for s in SPLITS},
+        "image_size": self.config.image_size,
+        "channels": self.config.channels,
+        "scale": self.config.scale,
+        "frames": self.config.frames,
+        "cache": self.config.cache,
+    }
+
+
+def load(config: DataConfig) -> SpriteData:
+  """Lists, checks, splits and decodes a data folder.
+
+  Raises:
+    NoImagesError: the folder is missing or holds no usable image.
+    ValueError: a bad config value (raised when the `DataConfig` is built).
+  """
+  records = sources.scan(config)
+  decoder = _Decoder(config)
+  decoded, outcomes = {}, {}
+  for split in SPLITS:
+    paths = [r.path for r in records if r.split == split and r.ok]
+    prefix = _cache_prefix(config, split, paths)
+    decoded[split] = _decode_stages(decoder, paths, config, prefix)
+    if prefix and _cache_complete(prefix):
+      outcomes.update(json.loads(pathlib.Path(f"{prefix}.outcomes.json").read_text()))
+      continue
+    for _ in decoded[split].batch(1024):  # One pass decodes and fills the cache.
+      pass
+    outcomes.update({p: decoder.outcomes[p] for p in paths})
+    if prefix:
+      pathlib.Path(f"{prefix}.outcomes.json").write_text(
+          json.dumps({p: decoder.outcomes[p] for p in paths}))
+  records = [_with_outcome(r, outcomes.get(r.path)) for r in records]
+  if not any(r.images for r in records):
+    raise NoImagesError(sources.no_images_message(config.folder, records))
+  return SpriteData(config, records, decoded)
+
+
+class _Decoder:
+  """File -> [n, S, S, 4] premultiplied uint8, called from tf.data.
+
+  A file that fails yields an empty [0, S, S, 4] block and its reason is kept
+  in `outcomes` (path -> image count, or the reason it was skipped).
+  """
+
+  def __init__(self, config):
+    self.folder = config.folder
+    self.size = config.image_size
+    self.scale = config.scale
+    self.frames = config.frames
+    self.outcomes = {}
+
+  def __call__(self, path):
+    path = path.decode("utf-8")
+    try:
+      frames = decode.read_frames(probe.read_bytes(self.folder / path), self.frames)
+      images = []
+      for frame in frames:
+        try:
+          images.append(canvas.place(frame, self.size, self.scale))
+        except SkipFile:
+          if len(frames) == 1:
+            raise
+      if not images:  # Blank frames inside an animation are dropped, not errors.
+        raise SkipFile("fully transparent: no visible pixel in any frame")
+      self.outcomes[path] = len(images)
+      return np.stack(images)
+    except Exception as error:  # pylint: disable=broad-except
+      # Whatever one file does (SkipFile, cv2.error, MemoryError), the run goes on.
+      reason = str(error) if isinstance(error, SkipFile) else (
+          f"decode failed: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+      self.outcomes[path] = reason
+      return np.zeros((0, self.size, self.size, 4), np.uint8)
+
+
+def _decode_stages(decoder, paths, config, prefix):
+  size = config.image_size
+  # List: one element per file that passed the header check.
+  files = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string, shape=[len(paths)]))
+  # Decode with OpenCV, in parallel (it releases the GIL), keeping file order.
+  blocks = files.map(
+      lambda path: tf.ensure_shape(
+          tf.numpy_function(decoder, [path], tf.uint8), [None, size, size, 4]),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  # One element per image; a failed file's empty block vanishes here.
+  images = blocks.unbatch()
+  # Cache the decoded uint8 images so decoding happens once, not every epoch.
+  if config.cache == "memory":
+    return images.cache()
+  if config.cache == "none":
+    return images
+  return images.cache(prefix)
+
+
+def _cache_prefix(config, split, paths):
+  """A cache file name unique to the settings and the files it holds, or ""."""
+  if config.cache in ("memory", "none"):
+    return ""
+  folder = config.folder.resolve()
+  files = [(p, os.stat(folder / p).st_size, os.stat(folder / p).st_mtime_ns) for p in paths]
+  key = json.dumps([_CACHE_VERSION, str(folder), config.image_size, config.scale,
+                    config.frames, files])
+  directory = pathlib.Path(config.cache).expanduser()
+  directory.mkdir(parents=True, exist_ok=True)
+  return str(directory / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
+
+
+def _cache_complete(prefix):
+  """True if a finished cache exists; otherwise clears what a crashed run left."""
+  if os.path.exists(f"{prefix}.index") and os.path.exists(f"{prefix}.outcomes.json"):
+    return True
+  for stale in glob.glob(glob.escape(prefix) + "[._]*"):
+    os.remove(stale)
+  return False
+
+
+def _with_outcome(record, outcome):
+  if outcome is None:  # Skipped by the header check; never decoded.
+    return record
+  if isinstance(outcome, int):
+    return sources.Record(record.path, record.group, record.split, "ok", outcome)
+  return sources.Record(record.path, record.group, record.split, f"skipped: {outcome}", 0)
+
+
+def _check_split(split):
+  if split not in SPLITS:
+    raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")

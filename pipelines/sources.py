@@ -1,0 +1,92 @@
+"""Finds the image files of a data folder and gives each a group and a split.
+
+This is the cheap first look, with no decoding and no TensorFlow: list the
+files, check each header (see `probe`), assign the split. A folder where no
+file passes fails here, fast, with `NoImagesError`.
+"""
+
+import dataclasses
+import os
+import pathlib
+
+from pipelines import probe, splits
+from pipelines.errors import NoImagesError, SkipFile
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+  """One image file and what became of it.
+
+  Attributes:
+    path: Path relative to the data folder, "/"-separated.
+    group: Species group (see `splits.group_of`).
+    split: "train", "val" or "test".
+    status: "ok", or "skipped: <reason>".
+    images: Images decoded from the file (frames, with frames="all").
+  """
+  path: str
+  group: str
+  split: str
+  status: str = "ok"
+  images: int = 0
+
+  @property
+  def ok(self) -> bool:
+    return self.status == "ok"
+
+  @property
+  def reason(self) -> str:
+    """Why the file was skipped; "" when it was not."""
+    return self.status.removeprefix("skipped: ") if not self.ok else ""
+
+
+def list_images(folder: pathlib.Path) -> list[str]:
+  """Relative paths of files with an image extension under `folder`, sorted."""
+  found = []
+  for root, dirs, files in os.walk(folder):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .cache, ...
+    for name in files:
+      if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+        found.append(pathlib.Path(root, name).relative_to(folder).as_posix())
+  return sorted(found)
+
+
+def scan(config) -> list[Record]:
+  """Lists and pre-checks the files of `config.folder` (a `DataConfig`).
+
+  Returns:
+    One `Record` per image file; files failing the header check are skipped
+    with their reason, the rest are "ok" pending decoding.
+
+  Raises:
+    NoImagesError: the folder is missing or holds no file that passes.
+  """
+  folder = config.folder
+  if not folder.is_dir():
+    hint = " (run: python -m pipelines.fetch bundled)" if not config.data_dir else ""
+    raise NoImagesError(f"data folder {folder} does not exist{hint}")
+  records = []
+  for path in list_images(folder):
+    group = splits.group_of(path)
+    split = splits.split_of(group, config.val_fraction, config.test_fraction)
+    try:
+      probe.probe(probe.read_bytes(folder / path))
+      status = "ok"
+    except SkipFile as error:
+      status = f"skipped: {error}"
+    records.append(Record(path, group, split, status))
+  if not any(r.ok for r in records):
+    raise NoImagesError(no_images_message(folder, records))
+  return records
+
+
+def no_images_message(folder, records) -> str:
+  """The one line that says why `folder` gave no usable image."""
+  if not records:
+    kinds = ", ".join(IMAGE_EXTENSIONS)
+    return f"no image files ({kinds}) in {folder}"
+  first = next(r for r in records if not r.ok)
+  return (f"no usable image in {folder}: all {len(records)} image files were skipped "
+          f"(e.g. {first.path}: {first.reason})")
