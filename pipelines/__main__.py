@@ -1,0 +1,107 @@
+"""Describes a data folder as the pipeline sees it.
+
+  python -m pipelines                       # the bundled sprites
+  python -m pipelines --data-dir DIR --image-size 32 --json
+  python -m pipelines --manifest files.csv --sheet sheet.png
+
+Prints files found, decoded and skipped (with reasons), images and species
+groups per split, and the training size and channels: a rich table, or JSON
+with --json. Bad flag values and folders without a usable image are one line
+on stderr and exit status 2.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# pylint: disable=wrong-import-position
+import csv
+import json
+import sys
+
+from pipelines import cli, images, sources
+from pipelines.config import SPLITS
+from pipelines.errors import NoImagesError
+
+
+def parse_args(argv=None):
+  parser = cli.OneLineParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
+  parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+  parser.add_argument("--manifest", metavar="FILE.csv",
+                      help="write path,group,split,status for every file")
+  parser.add_argument("--sheet", metavar="FILE.png",
+                      help="write a contact sheet of one augmented training batch")
+  parser.add_argument("--sheet-size", type=int, default=64, help="images on the sheet")
+  parser.add_argument("--seed", type=int, default=0, help="seed of the sheet's batch")
+  cli.add_config_flags(parser)
+  return parser.parse_args(argv)
+
+
+def write_manifest(path, records):
+  parent = os.path.dirname(path)
+  if parent:
+    os.makedirs(parent, exist_ok=True)
+  with open(path, "w", newline="", encoding="utf-8") as f:
+    writer = csv.writer(f)
+    writer.writerow(["path", "group", "split", "status"])
+    writer.writerows([r.path, r.group, r.split, r.status] for r in records)
+
+
+def write_sheet(path, data, count, seed):
+  batch = next(iter(data.dataset("train", count, training=True, seed=seed)), None)
+  if batch is None:
+    raise ValueError("the train split is empty; no contact sheet to draw")
+  shown = images.to_display_uint8(batch.numpy(), data.config.channels)
+  images.write_png(path, images.image_grid(shown, ncols=8, scale=2))
+
+
+def print_tables(summary):
+  from rich.console import Console  # pylint: disable=import-outside-toplevel
+  from rich.table import Table  # pylint: disable=import-outside-toplevel
+  console = Console()
+  overview = Table(title=f"pipelines: {summary['data_dir']}", show_header=False)
+  overview.add_row("files", str(summary["files"]))
+  overview.add_row("decoded", str(summary["decoded"]))
+  overview.add_row("skipped", str(len(summary["skipped"])))
+  overview.add_row("training images",
+                   f"{summary['image_size']}x{summary['image_size']}x{summary['channels']}, "
+                   f"scale {summary['scale']}, frames {summary['frames']}, "
+                   f"cache {summary['cache']}")
+  console.print(overview)
+  per_split = Table("split", "images", "groups", title="splits (disjoint by species group)")
+  for split in SPLITS:
+    per_split.add_row(split, str(summary["images"][split]), str(summary["groups"][split]))
+  console.print(per_split)
+  if summary["skipped"]:
+    skipped = Table("path", "reason", title="skipped files")
+    for item in summary["skipped"]:
+      skipped.add_row(item["path"], item["reason"])
+    console.print(skipped)
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  try:
+    config = cli.config_from_args(args)
+    if args.sheet_size < 1:
+      raise ValueError(f"sheet_size must be at least 1, got {args.sheet_size}")
+    sources.scan(config)  # Fails fast, before TensorFlow loads, on an empty folder.
+    from pipelines import dataset  # pylint: disable=import-outside-toplevel
+    data = dataset.load(config)
+    if args.manifest:
+      write_manifest(args.manifest, data.records)
+    if args.sheet:
+      write_sheet(args.sheet, data, args.sheet_size, args.seed)
+  except (NoImagesError, ValueError, OSError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  summary = data.summary()
+  if args.json:
+    print(json.dumps(summary, indent=2))
+  else:
+    print_tables(summary)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
