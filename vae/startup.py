@@ -37,4 +37,6 @@ def import_tensorflow():
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     import keras  # pylint: disable=import-outside-toplevel,unused-import
     import tensorflow_probability  # pylint: disable=import-outside-toplevel,unused-import
+    # Device discovery logs too (a failed cuInit on machines without a GPU).
+    tf.config.list_physical_devices()
   return tf

@@ -1,0 +1,191 @@
+"""The compiled training step: GradientTape, NaN guard, clipping, distribution.
+
+`make_train_fn` returns one `tf.function` that runs `n` steps per call (fewer
+Python round trips, Orbit's "inner loop"), each step:
+
+1. computes the loss `distortion + beta * rate` (or the capacity form) on each
+   replica's share of the global batch, scaled by the global batch size so the
+   sum over replicas is the mean over the global batch;
+2. sums the gradients over replicas, measures their global norm and clips it;
+3. applies them only when the loss and every gradient are finite: a non-finite
+   step leaves weights and optimizer moments untouched and is counted instead
+   (vdvae and nanoGPT skip such updates rather than crash);
+4. advances `optimizer.iterations`, the one step counter, skipped or not, so the
+   beta and learning-rate schedules, being functions of it, resume exactly.
+
+With mixed precision the loss is multiplied by a dynamic loss scale (Micikevicius
+et al. 2018): halved on an overflow, doubled after `_GROWTH_INTERVAL` good steps.
+An overflow with a finite loss is the loss scale's business, not a divergence, so
+it does not count towards the loop's rollback tolerance.
+"""
+
+import tensorflow as tf
+
+from vae import objectives, schedules
+
+_GROWTH_INTERVAL = 2000
+METRICS = ("loss", "distortion", "rate", "elbo", "grad_norm", "beta", "lr")
+
+
+class TrainState(tf.Module):
+  """Loop state saved with every checkpoint, beside the model and optimizer."""
+
+  def __init__(self, name=None):
+    super().__init__(name=name)
+    self.skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
+    self.rollbacks = tf.Variable(0, dtype=tf.int64, trainable=False, name="rollbacks")
+    self.lr_scale = tf.Variable(1.0, trainable=False, name="lr_scale")
+    self.loss_scale = tf.Variable(2.0 ** 15, trainable=False, name="loss_scale")
+    self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
+    self.best_val_bpd = tf.Variable(float("inf"), trainable=False, name="best_val_bpd")
+    self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs")
+    self.plateau_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="plateau_epochs")
+    self.validated_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="validated_epochs")
+
+
+def step_seed(base_seed, step):
+  """A stateless sampling seed for `step`: the same step draws the same noise."""
+  return tf.stack([tf.constant(base_seed, tf.int32),
+                   tf.cast(tf.math.floormod(step, 2**31 - 1), tf.int32)])
+
+
+def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, global_batch):
+  """Builds `train(iterator, n, consecutive_bad) -> dict` for `model`.
+
+  Args:
+    model: a `vae.VAE` whose variables were created under `strategy.scope()`.
+    optimizer: a Keras optimizer built on `model.trainable_variables`.
+    strategy: the `tf.distribute.Strategy` the iterator was distributed with.
+    config: the run's `vae.config.Config`.
+    state: the run's `TrainState`.
+    total_steps: steps in the whole run (the cosine schedule's length).
+    global_batch: images per step over all replicas.
+
+  Returns:
+    A `tf.function` taking a (distributed) iterator, the number of steps to run
+    and the count of non-finite steps in a row before this call. It returns sums
+    over the finite steps of each metric in `METRICS` (`finite_steps` to divide
+    by), `skipped`, `overflows`, `consecutive_bad` (at the end) and
+    `max_consecutive_bad`.
+  """
+  variables = model.trainable_variables
+  replicas = strategy.num_replicas_in_sync
+  mixed = config.mixed_precision
+
+  def replica_step(batch, step, lr):
+    ctx = tf.distribute.get_replica_context()
+    seed = tf.random.experimental.stateless_fold_in(
+        step_seed(config.seed, step), ctx.replica_id_in_sync_group)
+    beta = schedules.beta_at(config, step)
+    with tf.GradientTape() as tape:
+      terms = objectives.elbo_terms(model, batch, seed=seed)
+      loss = objectives.training_loss(
+          terms, beta=beta, free_bits=config.free_bits,
+          capacity=schedules.capacity_at(config, step), gamma=config.gamma)
+      share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
+      scaled = loss * share
+      if mixed:
+        scaled = scaled * state.loss_scale
+    grads = tape.gradient(scaled, variables)
+    grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    if mixed:
+      grads = [g / state.loss_scale for g in grads]
+    grad_norm = tf.linalg.global_norm(grads)
+    grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, use_norm=grad_norm)
+
+    def batch_sum(values):
+      return tf.reduce_sum(values) / global_batch
+
+    metrics = {
+        "loss": ctx.all_reduce(tf.distribute.ReduceOp.SUM, scaled / (state.loss_scale if mixed else 1.0)),
+        "distortion": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["distortion"])),
+        "rate": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["rate"])),
+        "elbo": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["elbo"])),
+        "grad_norm": grad_norm,
+        "beta": beta,
+        "lr": lr,
+    }
+    loss_finite = tf.math.is_finite(metrics["loss"])
+    finite = tf.logical_and(loss_finite, tf.math.is_finite(grad_norm))
+    return grads, finite, loss_finite, metrics
+
+  if config.xla:
+    replica_step = tf.function(replica_step, jit_compile=True)
+
+  def first(value):
+    return strategy.experimental_local_results(value)[0]
+
+  def apply(grads):
+    # Keras sums gradients over replicas once more inside apply_gradients;
+    # they are summed already (to clip by the true global norm), so divide.
+    optimizer.apply_gradients(zip([g / replicas for g in grads], variables))
+
+  def one_step(batch):
+    step = optimizer.iterations
+    lr = schedules.lr_at(config, step, total_steps) * state.lr_scale
+    optimizer.learning_rate.assign(lr)
+    grads, finite, loss_finite, metrics = strategy.run(
+        replica_step, args=(batch, step, lr))
+    finite, loss_finite = first(finite), first(loss_finite)
+    metrics = {k: first(v) for k, v in metrics.items()}
+
+    def on_finite():
+      strategy.run(apply, args=(grads,))
+      if mixed:
+        state.good_steps.assign_add(1)
+        grow = state.good_steps >= _GROWTH_INTERVAL
+        state.loss_scale.assign(tf.where(grow, state.loss_scale * 2.0, state.loss_scale))
+        state.good_steps.assign(tf.where(grow, tf.constant(0, tf.int64), state.good_steps))
+      return tf.constant(0, tf.int64)
+
+    def on_non_finite():
+      optimizer.iterations.assign_add(1)
+      state.skipped_steps.assign_add(1)
+      if mixed:
+        state.loss_scale.assign(tf.maximum(state.loss_scale * 0.5, 1.0))
+        state.good_steps.assign(0)
+      return tf.constant(1, tf.int64)
+
+    skipped = tf.cond(finite, on_finite, on_non_finite)
+    # A finite loss with overflowing float16 gradients is a loss-scale event.
+    overflow = tf.cast(tf.logical_and(tf.logical_not(finite), loss_finite), tf.int64) if mixed else tf.constant(0, tf.int64)
+    return metrics, finite, skipped, overflow
+
+  @tf.function
+  def train(iterator, n, consecutive_bad):
+    sums = {k: tf.constant(0.0) for k in METRICS}
+    finite_steps = tf.constant(0.0)
+    skipped = tf.constant(0, tf.int64)
+    overflows = tf.constant(0, tf.int64)
+    consecutive = tf.cast(consecutive_bad, tf.int64)
+    max_consecutive = consecutive
+    for _ in tf.range(n):
+      metrics, finite, step_skipped, overflow = one_step(next(iterator))
+      weight = tf.cast(finite, tf.float32)
+      sums = {k: sums[k] + tf.where(finite, metrics[k], 0.0) for k in METRICS}
+      finite_steps += weight
+      skipped += step_skipped
+      overflows += overflow
+      diverged = step_skipped - overflow  # non-finite, and not a mere overflow
+      consecutive = tf.where(diverged > 0, consecutive + 1, tf.constant(0, tf.int64))
+      max_consecutive = tf.maximum(max_consecutive, consecutive)
+    return dict(sums, finite_steps=finite_steps, skipped=skipped, overflows=overflows,
+                consecutive_bad=consecutive, max_consecutive_bad=max_consecutive)
+
+  return train
+
+
+def make_eval_fn(model, config):
+  """Builds `evaluate(batch) -> dict of per-image sums` (one seeded z per image)."""
+
+  @tf.function
+  def evaluate(batch):
+    terms = objectives.elbo_terms(model, batch, seed=tf.constant([config.seed, 7]), training=False)
+    return {k: tf.reduce_sum(terms[k]) for k in ("distortion", "rate", "elbo")}
+
+  return evaluate
+
+
+def finite_weights(model):
+  """True when every model variable is finite (a checkpoint is worth writing)."""
+  return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.variables)
