@@ -1,0 +1,333 @@
+"""The evaluation report of a trained PokeVAE: likelihood, latent use, samples.
+
+`load_model` rebuilds a run's model from its `config.json` and restores the
+checkpoint beside it, turning every way that can fail into one
+`EvaluationError` line. `evaluate` computes the report (all keys are listed
+in `REPORT_KEYS`):
+
+* Likelihood, nats per image averaged over the split: `elbo`, `distortion`
+  (-log p(x|z)), `rate` (KL(q(z|x) || p(z))); in bits per dimension the ELBO
+  bound and the tighter importance-weighted bound of Burda et al. 2016 with
+  `iw_samples` samples (`vae/objectives.py`).
+* Latent use: `kl_per_dim` (mean KL of each latent dimension) and
+  `active_units` (Burda et al. 2016: units whose posterior mean varies).
+* Reconstructions of the posterior mean: `recon_psnr` (dB), `recon_ssim`.
+* Samples against the split, in the seeded random-convnet feature space of
+  `vae/features.py` (NOT Inception: comparable between runs of this project,
+  never with published ImageNet FIDs): `fd`, `kid`/`kid_std`, `precision`,
+  `recall`, `density`, `coverage`.
+* `memorization`: near-copies of training sprites among the samples, in
+  pixel space (`metrics.memorization`).
+
+Every random draw comes from stateless seeds derived from `seed`, so the
+same call gives the same numbers.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+import pipelines
+from vae import checkpoints
+from vae import config as config_lib
+from vae import features
+from vae import metrics
+from vae import objectives
+
+REPORT_KEYS = (
+    "elbo", "distortion", "rate", "bits_per_dim_elbo", "bits_per_dim_iwae",
+    "iw_samples", "active_units", "latent_dim", "kl_per_dim", "recon_psnr",
+    "recon_ssim", "fd", "kid", "kid_std", "precision", "recall", "density",
+    "coverage", "memorization", "split", "num_images", "num_samples",
+    "temperature", "checkpoint", "seed")
+
+# Images per compiled call. The IWAE bound decodes IWAE_BATCH * IWAE_CHUNK
+# images at once: 512, about 0.3 GB of activations for the default 64 px model.
+BATCH = 64
+IWAE_BATCH = 16
+IWAE_CHUNK = 32
+
+# Neighbours that set a PRDC ball (Naeem et al. 2020 use 5).
+PRDC_K = 5
+MEMORIZATION_QUANTILE = 0.05
+
+# Independent random streams, one per use of randomness.
+_ELBO_STREAM, _IWAE_STREAM, _SAMPLE_STREAM = 1, 2, 3
+
+
+class EvaluationError(ValueError):
+  """A problem with the run or the request, told in one line."""
+
+
+def _first_line(error):
+  text = str(error).strip().splitlines()
+  return text[0] if text else type(error).__name__
+
+
+def _model_variable_count(prefix):
+  """Variables in the `model` subtree of the checkpoint's object graph.
+
+  Counted on the object graph, not on variable names: a variable is stored
+  under the first path that reaches it, which for a Keras optimizer that
+  tracks the model's variables can be `optimizer/...`, not `model/...`.
+  """
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+  roots = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
+  seen, stack = set(), roots
+  while stack:
+    node = stack.pop()
+    if node not in seen:
+      seen.add(node)
+      stack.extend(c.node_id for c in graph.nodes[node].children)
+  return sum(1 for node in seen
+             if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes))
+
+
+def load_model(path, which="best"):
+  """Restores a run's model for evaluation.
+
+  Args:
+    path: a run directory or a checkpoint prefix (see `checkpoints.resolve`).
+    which: "best" or "latest", for a run directory.
+
+  Returns:
+    (model with float32 compute, `Config`, checkpoint prefix, config path).
+
+  Raises:
+    EvaluationError: no checkpoint, an unreadable config, a damaged
+      checkpoint, or a config that does not build the checkpoint's model.
+  """
+  try:
+    prefix, config_path = checkpoints.resolve(path, which)
+  except checkpoints.NoCheckpointError as error:
+    raise EvaluationError(str(error)) from None
+  try:
+    config = config_lib.load(config_path)
+  except (OSError, ValueError, TypeError) as error:
+    raise EvaluationError(f"{config_path} is not a usable run config: {_first_line(error)}") from None
+  # float32 whatever the run trained with: evaluation is cheap, and exported
+  # graphs should not depend on mixed precision.
+  model = config_lib.make_model(config, compute_dtype=tf.float32)
+  try:
+    stored = _model_variable_count(prefix)
+    status = tf.train.Checkpoint(model=model).restore(prefix)
+    status.expect_partial()  # The optimizer and loop state are not needed here.
+    status.assert_existing_objects_matched()
+  except ValueError as error:  # Shapes or structure differ: the config changed.
+    raise EvaluationError(
+        f"checkpoint {prefix} does not match {config_path}: {_first_line(error)}") from None
+  except (AssertionError, IndexError, tf.errors.OpError) as error:
+    raise EvaluationError(
+        f"checkpoint {prefix} is damaged or unreadable: {_first_line(error)}") from None
+  if stored != len(model.variables):
+    raise EvaluationError(
+        f"checkpoint {prefix} does not match {config_path}: it holds {stored} model "
+        f"variables, the config builds {len(model.variables)}")
+  return model, config, prefix, config_path
+
+
+def load_split(config, split, data_dir=None):
+  """The split's images and the training images, float32 [N, S, S, C] in [0, 1]."""
+  data_config = config.data_config()
+  if data_dir:
+    data_config = dataclasses.replace(data_config, data_dir=data_dir)
+  data = pipelines.load(data_config)
+  images = data.array(split).astype(np.float32) / 255.0
+  train = data.array("train").astype(np.float32) / 255.0
+  if len(images) < 2:
+    raise EvaluationError(
+        f"the {split} split of {data_config.folder} holds {len(images)} image(s); "
+        "evaluation needs at least 2")
+  if len(train) < 1:
+    raise EvaluationError(f"the train split of {data_config.folder} is empty")
+  # The memorization threshold needs sprites the model never saw.
+  heldout = images if split != "train" else data.array("test").astype(np.float32) / 255.0
+  return images, train, heldout
+
+
+def _stream(seed, stream, count):
+  """`count` stateless seeds [2] of one random stream."""
+  return tf.unstack(tf.random.experimental.stateless_split(
+      tf.constant([seed, stream], tf.int32), num=max(count, 1)))[:count]
+
+
+def _batches(images, size):
+  return [images[i:i + size] for i in range(0, len(images), size)]
+
+
+def _compiled(model, iw_samples):
+  """The model's per-batch computations, traced once for any batch size."""
+  images = tf.TensorSpec([None, *model.image_shape], tf.float32)
+  seed = tf.TensorSpec([2], tf.int32)
+
+  @tf.function(input_signature=[images, seed])
+  def terms(x, seed):
+    out = objectives.elbo_terms(model, x, seed=seed, training=False)
+    mean = model.encode(x).mean()
+    return dict(out, mean=mean, reconstruction=model.render(mean))
+
+  @tf.function(input_signature=[images, seed])
+  def iwae(x, seed):
+    return objectives.iwae_bound(model, x, k=iw_samples,
+                                 chunk=min(iw_samples, IWAE_CHUNK), seed=seed)
+
+  @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
+                                tf.TensorSpec([], tf.float32), seed])
+  def sample(count, temperature, seed):
+    return model.sample(count, temperature=temperature, seed=seed)
+
+  return terms, iwae, sample
+
+
+@dataclasses.dataclass
+class Evaluation:
+  """The report and the arrays the pictures are drawn from."""
+  report: dict
+  images: np.ndarray  # evaluated split [N, S, S, C]
+  train: np.ndarray  # training split [M, S, S, C]
+  samples: np.ndarray  # [num_samples, S, S, C]
+  nearest_index: np.ndarray  # each sample's nearest training sprite [num_samples]
+  nearest_distance: np.ndarray  # RMS distance to it [num_samples]
+
+
+def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
+             temperature=1.0, seed=0):
+  """Computes the report on `images` (see the module docstring).
+
+  Args:
+    model: a `vae.VAE`.
+    images: the evaluated split, float32 [N, S, S, C] in [0, 1], N >= 2.
+    train: the training split, same layout (for memorization).
+    heldout: sprites the model never saw, for the memorization threshold;
+      default `images`.
+    iw_samples: importance samples K of the IWAE bound.
+    num_samples: samples drawn from the prior, >= 2.
+    temperature: scale of the prior for the samples.
+    seed: integer seed of every random draw.
+
+  Returns:
+    An `Evaluation`; its report lacks `split` and `checkpoint`, which the
+    caller knows.
+  """
+  if num_samples < 2 or len(images) < 2:
+    raise EvaluationError(
+        f"need at least 2 images and 2 samples, got {len(images)} and {num_samples}")
+  terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples)
+  batches = _batches(images, BATCH)
+  parts = [terms_fn(tf.constant(x), s)
+           for x, s in zip(batches, _stream(seed, _ELBO_STREAM, len(batches)))]
+  terms = {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
+  iwae_batches = _batches(images, IWAE_BATCH)
+  iwae = np.concatenate([
+      iwae_fn(tf.constant(x), s).numpy()
+      for x, s in zip(iwae_batches, _stream(seed, _IWAE_STREAM, len(iwae_batches)))])
+
+  counts = [min(BATCH, num_samples - i) for i in range(0, num_samples, BATCH)]
+  samples = np.concatenate([
+      sample_fn(tf.constant(n), tf.constant(temperature, tf.float32), s).numpy()
+      for n, s in zip(counts, _stream(seed, _SAMPLE_STREAM, len(counts)))])
+
+  real, fake = features.embed(images), features.embed(samples)
+  kid, kid_std = metrics.kernel_distance(real, fake, seed=seed)
+  prdc = metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1))
+  copies = metrics.memorization(samples, train, images if heldout is None else heldout,
+                                quantile=MEMORIZATION_QUANTILE)
+
+  shape = model.image_shape
+  elbo = float(terms["elbo"].mean())
+  report = dict(
+      elbo=elbo,
+      distortion=float(terms["distortion"].mean()),
+      rate=float(terms["rate"].mean()),
+      bits_per_dim_elbo=float(objectives.bits_per_dim(-elbo, shape)),
+      bits_per_dim_iwae=float(objectives.bits_per_dim(-float(iwae.mean()), shape)),
+      iw_samples=int(iw_samples),
+      active_units=metrics.active_units(terms["mean"]),
+      latent_dim=int(model.latent_dim),
+      kl_per_dim=[float(v) for v in terms["rate_per_dim"].mean(0)],
+      recon_psnr=metrics.psnr(images, terms["reconstruction"]),
+      recon_ssim=metrics.ssim(images, terms["reconstruction"]),
+      fd=metrics.frechet_distance(real, fake),
+      kid=kid,
+      kid_std=kid_std,
+      **prdc,
+      memorization=dict(
+          near_copy_fraction=copies["near_copy_fraction"],
+          threshold=copies["threshold"],
+          threshold_definition=(
+              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' RMS pixel "
+              "distance to their nearest training sprite (composited on grey, [0, 1] "
+              "units); a sample closer than it to a training sprite is a near-copy"),
+          sample_median_distance=copies["sample_median_distance"],
+          heldout_median_distance=copies["heldout_median_distance"]),
+      num_images=len(images),
+      num_samples=int(num_samples),
+      temperature=float(temperature),
+      seed=int(seed))
+  return Evaluation(report, images, train, samples, copies["nearest_index"],
+                    copies["nearest_distance"])
+
+
+def evaluate_run(path, *, which="best", data_dir=None, split="test", **settings):
+  """`load_model`, `load_split` and `evaluate` in one call.
+
+  Returns:
+    (model, config, config path, `Evaluation` with the full report).
+  """
+  model, config, prefix, config_path = load_model(path, which)
+  images, train, heldout = load_split(config, split, data_dir)
+  result = evaluate(model, images, train, heldout, **settings)
+  result.report.update(split=split, checkpoint=prefix)
+  result.report = {k: result.report[k] for k in REPORT_KEYS}
+  return model, config, config_path, result
+
+
+# (key, format, what it means) for the console table; kl_per_dim and
+# memorization are summarised rather than listed.
+_TABLE_ROWS = (
+    ("elbo", "{:.1f}", "nats per image, higher is better"),
+    ("distortion", "{:.1f}", "-log p(x|z), nats per image"),
+    ("rate", "{:.2f}", "KL(q(z|x) || p(z)), nats per image"),
+    ("bits_per_dim_elbo", "{:.4f}", "-ELBO in bits per value, lower is better"),
+    ("bits_per_dim_iwae", "{:.4f}", "-IWAE bound in bits per value (tighter)"),
+    ("active_units", "{}", "latent units whose posterior mean varies (> 0.01)"),
+    ("recon_psnr", "{:.2f}", "reconstruction PSNR, dB"),
+    ("recon_ssim", "{:.4f}", "reconstruction SSIM, 1 is identical"),
+    ("fd", "{:.4g}", "Frechet distance, random-feature space (not ImageNet FID)"),
+    ("kid", "{:.4g}", "kernel distance, random-feature space"),
+    ("precision", "{:.3f}", "samples on the data manifold (fidelity)"),
+    ("recall", "{:.3f}", "data covered by the samples (diversity)"),
+    ("density", "{:.3f}", "about 1 when samples follow the data"),
+    ("coverage", "{:.3f}", "data neighbourhoods holding a sample"),
+)
+
+
+def report_table(report):
+  """The report as a `rich.table.Table`."""
+  from rich.table import Table  # pylint: disable=import-outside-toplevel
+  table = Table(title=(f"{report['checkpoint']}: {report['num_images']} {report['split']} "
+                       f"images, {report['num_samples']} samples at T={report['temperature']:g}"))
+  table.add_column("metric")
+  table.add_column("value", justify="right")
+  table.add_column("meaning")
+  for key, form, meaning in _TABLE_ROWS:
+    value = form.format(report[key])
+    if key == "bits_per_dim_iwae":
+      meaning += f", K={report['iw_samples']}"
+    elif key == "active_units":
+      value += f" / {report['latent_dim']}"
+    elif key == "kid":
+      value += f" ± {report['kid_std']:.2g}"
+    table.add_row(key, value, meaning)
+  kl = np.sort(np.asarray(report["kl_per_dim"]))[::-1]
+  table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:5]),
+                "largest per-dimension KL, nats (all in report.json)")
+  copies = report["memorization"]
+  table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
+                f"samples nearer a training sprite than {copies['threshold']:.3f} RMS "
+                f"({MEMORIZATION_QUANTILE:.0%} of held-out sprites are); near "
+                f"{MEMORIZATION_QUANTILE:g} is no copying")
+  return table
