@@ -1,0 +1,132 @@
+"""Evaluates a trained PokeVAE: `python evaluate.py --ckpt RUN_DIR [options]`.
+
+Rebuilds the model from the `config.json` saved beside the checkpoint (so no
+training flag is repeated), computes the report of `vae/evaluation.py` on a
+held-out split, prints it as a table (or JSON with --json) and writes, into
+--out (default RUN_DIR/eval/):
+
+  report.json             every metric, with the settings that produced it
+  reconstructions.png     held-out sprites, each above its reconstruction
+  samples.png             64 samples at --temperature
+  interpolations.png      6 rows: sprite, 8 decodings along a slerp path
+                          between two held-out posterior means, sprite
+  traversals.png          8 rows, the most informative latent dimensions
+                          (largest kl_per_dim): a held-out sprite, then its
+                          code with that dimension moved -3 .. +3
+  nearest_neighbors.png   the 16 samples closest to a training sprite, each
+                          above that sprite
+  samples_pixel_art.png   with --pixel-art: the samples in 16 colours each,
+                          with a hard alpha edge
+
+`fd`, `kid`, `precision`, `recall`, `density` and `coverage` are computed in
+a seeded random-convnet feature space (`vae/features.py`): comparable between
+runs of this project, not with published (ImageNet Inception) FIDs. With
+--export DIR the model is also written as a SavedModel that runs with
+TensorFlow alone (see `vae/export.py`). The same command gives the same
+numbers (--seed).
+"""
+
+import os
+import sys
+
+from vae import startup
+
+tf = startup.import_tensorflow()
+
+import argparse  # pylint: disable=wrong-import-position
+import json  # pylint: disable=wrong-import-position
+
+from rich.console import Console  # pylint: disable=wrong-import-position
+
+import pipelines  # pylint: disable=wrong-import-position
+from vae import evaluation, export, pictures  # pylint: disable=wrong-import-position
+
+PROG = "evaluate.py"
+CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000
+
+
+class _Parser(argparse.ArgumentParser):
+  """Reports a bad flag as one line and exits with status 2."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv=None):
+  parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0],
+                   epilog="See the module docstring of evaluate.py for the outputs.")
+  parser.add_argument("--ckpt", required=True,
+                      help="a run directory (holding config.json and checkpoints/) "
+                           "or a checkpoint prefix such as RUN/checkpoints/best/ckpt-40")
+  parser.add_argument("--which", choices=("best", "latest"), default="best",
+                      help="checkpoint of a run directory (default: best)")
+  parser.add_argument("--data-dir", default=None,
+                      help="data folder (default: the run's data_dir)")
+  parser.add_argument("--split", choices=("test", "val", "train"), default="test",
+                      help="split to evaluate (default: test)")
+  parser.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
+  parser.add_argument("--iw-samples", type=int, default=None,
+                      help=f"importance samples K of the IWAE bound (default: "
+                           f"{GPU_IW_SAMPLES} when a GPU is visible, else "
+                           f"{CPU_IW_SAMPLES}, which CPUs finish in minutes)")
+  parser.add_argument("--num-samples", type=int, default=500,
+                      help="samples drawn for the sample metrics (default: 500)")
+  parser.add_argument("--temperature", type=float, default=1.0,
+                      help="prior scale for the samples (default: 1.0)")
+  parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
+  parser.add_argument("--export", default=None, metavar="DIR",
+                      help="also write the model as a SavedModel to DIR")
+  parser.add_argument("--json", action="store_true",
+                      help="print the report as JSON on stdout (the table goes to stderr)")
+  parser.add_argument("--pixel-art", action="store_true",
+                      help="also write samples_pixel_art.png")
+  args = parser.parse_args(argv)
+  if args.iw_samples is None:
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    args.iw_samples = GPU_IW_SAMPLES if gpu else CPU_IW_SAMPLES
+  if args.iw_samples < 1:
+    parser.error(f"--iw-samples must be at least 1, got {args.iw_samples}")
+  if args.num_samples < 2:
+    parser.error(f"--num-samples must be at least 2, got {args.num_samples}")
+  if not args.temperature > 0:
+    parser.error(f"--temperature must be positive, got {args.temperature}")
+  return args
+
+
+def run(args):
+  """Evaluates, writes the outputs and prints the report; returns the report."""
+  model, config, config_path, result = evaluation.evaluate_run(
+      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
+      iw_samples=args.iw_samples, num_samples=args.num_samples,
+      temperature=args.temperature, seed=args.seed)
+  out = args.out or os.path.join(os.path.dirname(config_path), "eval")
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
+    json.dump(result.report, f, indent=2)
+    f.write("\n")
+  pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art, seed=args.seed)
+  if args.export:
+    export.export(model, args.export, config_json=config.to_json())
+  console = Console(stderr=args.json)
+  console.print(evaluation.report_table(result.report))
+  console.print(f"wrote {out}" + (f" and the SavedModel {args.export}" if args.export else ""))
+  if args.json:
+    print(json.dumps(result.report, indent=2))
+  return result.report
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  # Restoring only the model from a training checkpoint leaves the optimizer's
+  # values unread; TensorFlow's warnings about that say nothing to a user.
+  tf.get_logger().setLevel("ERROR")
+  try:
+    run(args)
+  except (evaluation.EvaluationError, pipelines.NoImagesError, OSError) as error:
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

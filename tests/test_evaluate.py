@@ -1,0 +1,146 @@
+"""Tests for evaluate.py, the program: a whole run, and its one-line errors."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import glob  # pylint: disable=wrong-import-position
+import json  # pylint: disable=wrong-import-position
+import pathlib  # pylint: disable=wrong-import-position
+import re  # pylint: disable=wrong-import-position
+import subprocess  # pylint: disable=wrong-import-position
+import sys  # pylint: disable=wrong-import-position
+import tempfile  # pylint: disable=wrong-import-position
+
+import cv2  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+import evaluate  # pylint: disable=wrong-import-position
+from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
+from tests.test_evaluation import make_run  # pylint: disable=wrong-import-position
+from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae import evaluation  # pylint: disable=wrong-import-position
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FAST = ["--iw-samples", "10", "--num-samples", "50"]
+PICTURES = ("reconstructions.png", "samples.png", "interpolations.png", "traversals.png",
+            "nearest_neighbors.png", "samples_pixel_art.png")
+# TensorFlow's own C++ log lines (e.g. "E0000 00:00:... cuda_platform.cc:52] ...")
+# are not the program's output.
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
+
+
+def start(*args):
+  """Starts evaluate.py in a fresh interpreter, as a user would."""
+  return subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT)
+
+
+def finish(process):
+  stdout, stderr = process.communicate(timeout=300)
+  return process.returncode, stdout, stderr
+
+
+class EvaluateProgramTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.TemporaryDirectory()
+    tmp = pathlib.Path(cls.tmp.name)
+    sprites = make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
+    config = config_lib.preset("smoke", data_dir=sprites)
+    model = config_lib.make_model(config)
+    cls.run_dir = str(tmp / "run")
+    cls.prefix = make_run(cls.run_dir, config, model)
+
+    truncated = str(tmp / "truncated")
+    data, = glob.glob(make_run(truncated, config, model) + ".data-*")
+    with open(data, "r+b") as f:
+      f.truncate(os.path.getsize(data) // 2)
+    edited = str(tmp / "edited")
+    make_run(edited, config, model)
+    config_lib.save(config_lib.preset("smoke", data_dir=sprites, latent_dim=9),
+                    os.path.join(edited, "config.json"))
+    (tmp / "empty" / "checkpoints").mkdir(parents=True)
+
+    cls.out, cls.export = str(tmp / "out"), str(tmp / "export")
+    # The processes run side by side: each spends most of its time starting.
+    runs = {
+        "full": start("--ckpt", cls.run_dir, "--out", cls.out, "--export", cls.export,
+                      "--json", "--pixel-art", *FAST),
+        "missing": start("--ckpt", str(tmp / "nowhere"), *FAST),
+        "empty": start("--ckpt", str(tmp / "empty"), *FAST),
+        "truncated": start("--ckpt", truncated, "--data-dir", sprites, *FAST),
+        "edited": start("--ckpt", edited, *FAST),
+    }
+    cls.results = {name: finish(process) for name, process in runs.items()}
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def assertOneLineError(self, name, *phrases):
+    status, stdout, stderr = self.results[name]
+    self.assertEqual(status, 2, stderr)
+    self.assertNotIn("Traceback", stderr)
+    self.assertEqual(stdout, "")
+    lines = [line for line in stderr.splitlines() if line and not TF_LOG_LINE.match(line)]
+    self.assertLen(lines, 1, stderr)
+    self.assertStartsWith(lines[0], "evaluate.py: error: ")
+    for phrase in phrases:
+      self.assertIn(phrase, lines[0])
+
+  def test_run_prints_the_report_as_json_and_writes_the_same_report_json(self):
+    status, stdout, stderr = self.results["full"]
+    self.assertEqual(status, 0, stderr)
+    printed = json.loads(stdout)
+    with open(os.path.join(self.out, "report.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f), printed)
+    self.assertEqual(list(printed), list(evaluation.REPORT_KEYS))
+    self.assertEqual((printed["split"], printed["checkpoint"], printed["iw_samples"],
+                      printed["num_samples"], printed["seed"]),
+                     ("test", self.prefix, 10, 50, 0))
+    self.assertIn("bits_per_dim_iwae", stderr)  # The table went to stderr.
+
+  def test_run_writes_every_picture_with_an_alpha_channel(self):
+    for name in PICTURES:
+      picture = cv2.imread(os.path.join(self.out, name), cv2.IMREAD_UNCHANGED)
+      self.assertIsNotNone(picture, name)
+      self.assertEqual(picture.shape[2], 4, name)
+      self.assertIn(0, picture[..., 3], name)  # Transparent padding and background.
+    samples = cv2.imread(os.path.join(self.out, "samples.png"), cv2.IMREAD_UNCHANGED)
+    self.assertEqual(samples.shape, (7 * 129 + 1, 8 * 129 + 1, 4))  # 50 samples, 8 a row.
+
+  def test_run_exports_a_saved_model_with_the_four_signatures(self):
+    loaded = tf.saved_model.load(self.export)
+    self.assertCountEqual(loaded.signatures, ["sample", "encode", "decode", "reconstruct"])
+
+  def test_a_missing_path_is_one_line_and_status_2(self):
+    self.assertOneLineError("missing", "nowhere does not exist")
+
+  def test_a_folder_without_checkpoints_is_one_line_and_status_2(self):
+    self.assertOneLineError("empty", "empty", "checkpoint")
+
+  def test_a_truncated_checkpoint_is_one_line_and_status_2(self):
+    self.assertOneLineError("truncated", "damaged or unreadable")
+
+  def test_a_config_that_does_not_match_the_checkpoint_is_one_line_and_status_2(self):
+    self.assertOneLineError("edited", "does not match", "config.json", "shape")
+
+  def test_default_iw_samples_depend_on_whether_a_gpu_is_visible(self):
+    expected = 1000 if tf.config.list_physical_devices("GPU") else 100
+    self.assertEqual(evaluate.parse_args(["--ckpt", "x"]).iw_samples, expected)
+    self.assertEqual(evaluate.parse_args(["--ckpt", "x", "--iw-samples", "7"]).iw_samples, 7)
+
+  def test_bad_flag_values_exit_with_status_2(self):
+    for flags in (["--iw-samples", "0"], ["--num-samples", "1"], ["--temperature", "0"]):
+      with self.assertRaises(SystemExit) as raised:
+        evaluate.parse_args(["--ckpt", "x", *flags])
+      self.assertEqual(raised.exception.code, 2)
+
+
+if __name__ == "__main__":
+  tf.test.main()
