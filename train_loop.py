@@ -165,8 +165,8 @@ def train(config, resuming, log=print):
     state.rollbacks.assign(rollbacks)
     state.lr_scale.assign(lr_scale)
     ckpts.save("latest", int(optimizer.iterations.numpy()))
-    board.message(f"rollback {rollbacks}/{config.max_rollbacks}: {config.nan_tolerance} non-finite steps "
-                  f"in a row; restored {path}, learning rate scale now {lr_scale:g}")
+    board.message(f"rollback {rollbacks}/{config.max_rollbacks}: {config.nan_tolerance} non-finite or spiking "
+                  f"steps in a row; restored {path}, learning rate scale now {lr_scale:g}")
     return True
 
   def end_of_epoch(epoch):
@@ -232,7 +232,7 @@ def train(config, resuming, log=print):
         consecutive_bad = 0
         if not rollback():
           stop_reason = "diverged"
-          board.message(f"stopping: still non-finite after {config.max_rollbacks} rollbacks; "
+          board.message(f"stopping: the loss still diverges after {config.max_rollbacks} rollbacks; "
                         f"the last good checkpoint is {ckpts.latest.latest_checkpoint}")
           break
         step = int(optimizer.iterations.numpy())
@@ -252,6 +252,7 @@ def train(config, resuming, log=print):
     signal.signal(signal.SIGTERM, previous_handler)
     if stop_reason != "diverged":
       ckpts.save("latest", step)
+    writer.close()
     board.close()
 
   best = float(state.best_val_bpd.numpy())

@@ -88,7 +88,11 @@ class TrainLoopTest(tf.test.TestCase):
   def test_huge_learning_rate_is_skipped_or_rolled_back_and_leaves_a_usable_checkpoint(self):
     config = self.config(epochs=20, max_steps=60, lr=10.0, lr_schedule="constant", beta_schedule="constant")
     summary = train_loop.train(config, resuming=False, log=lambda *_: None)
-    self.assertIn(summary["stop_reason"], ("completed", "diverged"))
+    # Group normalisation keeps this model finite, so it is the spike guard that
+    # must fire: skip, roll back with a halved learning rate, and give up at last.
+    self.assertGreater(summary["skipped_steps"], 0)
+    self.assertEqual(summary["rollbacks"], config.max_rollbacks)
+    self.assertEqual(summary["stop_reason"], "diverged")
     model = config_lib.make_model(config)
     tf.train.Checkpoint(model=model).restore(summary["latest_checkpoint"]).expect_partial()
     for variable in model.variables:

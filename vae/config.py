@@ -39,7 +39,7 @@ class Config:
 
   # Model (see vae.VAE).
   latent_dim: int = 64
-  widths: tuple = (32, 64, 128, 256)
+  widths: tuple = (16, 32, 64, 128)
   res_blocks: int = 0
   norm: str = "group"
   likelihood: str = "logistic"
@@ -65,7 +65,7 @@ class Config:
   lr_min_ratio: float = 0.05  # cosine floor as a fraction of lr.
   plateau_patience: int = 5  # plateau: epochs without improvement before halving.
   clip_norm: float = 200.0  # global gradient norm clip (loss is nats per image).
-  epochs: int = 300
+  epochs: int = 400
   max_steps: int = 0  # 0: epochs decide.
   max_minutes: float = 0.0  # 0: no time budget; else stop (and save) after it.
   steps_per_call: int = 8  # compiled steps per tf.function call.
@@ -75,7 +75,8 @@ class Config:
   min_delta: float = 1e-3
 
   # Guards.
-  nan_tolerance: int = 3  # non-finite steps in a row before a rollback.
+  nan_tolerance: int = 3  # non-finite (or spiking) steps in a row before a rollback.
+  spike_factor: float = 10.0  # a loss above this times its running average is skipped; 0: off.
   max_rollbacks: int = 4
   checkpoint_every: int = 500  # steps between `latest` checkpoints.
   keep_checkpoints: int = 3
@@ -112,7 +113,7 @@ class Config:
     for name in ("lr", "clip_norm"):
       if not getattr(self, name) > 0:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-    for name in ("beta", "free_bits", "gamma", "capacity_max", "max_minutes",
+    for name in ("spike_factor", "beta", "free_bits", "gamma", "capacity_max", "max_minutes",
                  "min_delta", "max_steps", "max_rollbacks", "patience",
                  "res_blocks"):
       if getattr(self, name) < 0:
@@ -148,7 +149,7 @@ PRESETS = {
     # The best model two CPU cores train in about 20 minutes.
     "default": dict(),
     # Longer and wider, for a GPU or a patient user.
-    "quality": dict(widths=(64, 128, 256, 512), res_blocks=1, latent_dim=128,
+    "quality": dict(widths=(32, 64, 128, 256), res_blocks=1, latent_dim=128,
                     prior="mog", logistic_mixtures=3, epochs=1000,
                     warmup_steps=5000, patience=60, hue=True),
 }

@@ -41,7 +41,7 @@ from vae import priors
 tfd = tfp.distributions
 
 
-def elbo_terms(model, x, *, seed=None, training=True):
+def elbo_terms(model, x, *, seed=None, noise=None, training=True):
   """Per-image terms of the ELBO from one posterior sample.
 
   Args:
@@ -49,6 +49,11 @@ def elbo_terms(model, x, *, seed=None, training=True):
     x: images [B, S, S, C] in [0, 1].
     seed: seed of the posterior sample: a stateless seed (pair of ints or
       int32 [2] tensor) for reproducible results, or an int or None.
+    noise: optional standard normal draws [B, latent_dim] to use instead of
+      `seed`: z = mean + stddev * noise (the reparameterisation of the
+      diagonal Gaussian posterior). The training loop draws noise for the
+      whole global batch and gives each replica its rows, so any number of
+      replicas sees exactly the z one device would.
     training: accepted so callers can say which mode they are in; the model
       has no layer that behaves differently (group normalisation uses
       per-image statistics), so it changes nothing today.
@@ -61,7 +66,10 @@ def elbo_terms(model, x, *, seed=None, training=True):
   """
   del training  # See the docstring.
   posterior = model.encode(x)
-  z = posterior.sample(seed=seed)
+  if noise is None:
+    z = posterior.sample(seed=seed)
+  else:
+    z = posterior.mean() + posterior.stddev() * noise
   distortion = -model.decode(z).log_prob(x)
   rate_per_dim = priors.rate_per_dim(posterior, model.prior(), z)
   rate = tf.reduce_sum(rate_per_dim, axis=-1)

@@ -7,9 +7,13 @@ Python round trips, Orbit's "inner loop"), each step:
    replica's share of the global batch, scaled by the global batch size so the
    sum over replicas is the mean over the global batch;
 2. sums the gradients over replicas, measures their global norm and clips it;
-3. applies them only when the loss and every gradient are finite: a non-finite
+3. applies them only when the loss and every gradient are finite and the loss
+   is not a spike (more than `spike_factor` times its running average): such a
    step leaves weights and optimizer moments untouched and is counted instead
-   (vdvae and nanoGPT skip such updates rather than crash);
+   (vdvae skips updates on non-finite or huge gradient norms rather than crash).
+   A spike matters because group normalisation keeps a diverging model finite:
+   with a far too high learning rate the loss grows a million-fold and never
+   becomes NaN, so a NaN check alone would let the run carry on as garbage;
 4. advances `optimizer.iterations`, the one step counter, skipped or not, so the
    beta and learning-rate schedules, being functions of it, resume exactly.
 
@@ -35,12 +39,16 @@ class TrainState(tf.Module):
     self.skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
     self.rollbacks = tf.Variable(0, dtype=tf.int64, trainable=False, name="rollbacks")
     self.lr_scale = tf.Variable(1.0, trainable=False, name="lr_scale")
-    self.loss_scale = tf.Variable(2.0 ** 15, trainable=False, name="loss_scale")
+    # The loss is in nats per image (thousands), so gradients are far from
+    # float16 underflow: start unscaled; growth finds headroom if there is any.
+    self.loss_scale = tf.Variable(1.0, trainable=False, name="loss_scale")
     self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
     self.best_val_bpd = tf.Variable(float("inf"), trainable=False, name="best_val_bpd")
     self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_epochs")
     self.plateau_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="plateau_epochs")
     self.validated_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="validated_epochs")
+    # Running average of accepted losses, the reference for spike detection.
+    self.loss_average = tf.Variable(0.0, trainable=False, name="loss_average")
 
 
 def step_seed(base_seed, step):
@@ -74,11 +82,14 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
 
   def replica_step(batch, step, lr):
     ctx = tf.distribute.get_replica_context()
-    seed = tf.random.experimental.stateless_fold_in(
-        step_seed(config.seed, step), ctx.replica_id_in_sync_group)
+    # Noise for the whole global batch, of which this replica takes its rows:
+    # N replicas then draw exactly the z that one device would.
+    local = tf.shape(batch)[0]
+    noise = tf.random.stateless_normal([global_batch, model.latent_dim], step_seed(config.seed, step))
+    noise = noise[ctx.replica_id_in_sync_group * local:][:local]
     beta = schedules.beta_at(config, step)
     with tf.GradientTape() as tape:
-      terms = objectives.elbo_terms(model, batch, seed=seed)
+      terms = objectives.elbo_terms(model, batch, noise=noise)
       loss = objectives.training_loss(
           terms, beta=beta, free_bits=config.free_bits,
           capacity=schedules.capacity_at(config, step), gamma=config.gamma)
@@ -128,9 +139,16 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
         replica_step, args=(batch, step, lr))
     finite, loss_finite = first(finite), first(loss_finite)
     metrics = {k: first(v) for k, v in metrics.items()}
+    if config.spike_factor:
+      spike = tf.logical_and(state.loss_average > 0.0,
+                             metrics["loss"] > config.spike_factor * state.loss_average)
+      finite = tf.logical_and(finite, tf.logical_not(spike))
 
     def on_finite():
       strategy.run(apply, args=(grads,))
+      state.loss_average.assign(tf.where(state.loss_average > 0.0,
+                                         0.98 * state.loss_average + 0.02 * metrics["loss"],
+                                         metrics["loss"]))
       if mixed:
         state.good_steps.assign_add(1)
         grow = state.good_steps >= _GROWTH_INTERVAL
