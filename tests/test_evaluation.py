@@ -160,7 +160,7 @@ class EvaluationTest(tf.test.TestCase):
     text = console.file.getvalue()
     for key in ("bits_per_dim_iwae", "fd", "kid", "coverage", "memorization", "kl_per_dim"):
       self.assertIn(key, text)
-    self.assertIn("random-feature space", text)
+    self.assertIn("random-convnet feature space, not ImageNet FID", text)
 
 
 if __name__ == "__main__":

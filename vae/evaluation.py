@@ -285,31 +285,37 @@ def evaluate_run(path, *, which="best", data_dir=None, split="test", **settings)
   return model, config, config_path, result
 
 
-# (key, format, what it means) for the console table; kl_per_dim and
-# memorization are summarised rather than listed.
+# (key, format, what it means) for the console table, short enough for 80
+# columns; kl_per_dim and memorization are summarised rather than listed.
 _TABLE_ROWS = (
-    ("elbo", "{:.1f}", "nats per image, higher is better"),
-    ("distortion", "{:.1f}", "-log p(x|z), nats per image"),
-    ("rate", "{:.2f}", "KL(q(z|x) || p(z)), nats per image"),
-    ("bits_per_dim_elbo", "{:.4f}", "-ELBO in bits per value, lower is better"),
-    ("bits_per_dim_iwae", "{:.4f}", "-IWAE bound in bits per value (tighter)"),
-    ("active_units", "{}", "latent units whose posterior mean varies (> 0.01)"),
+    ("elbo", "{:.1f}", "nats/image, higher is better"),
+    ("distortion", "{:.1f}", "-log p(x|z), nats/image"),
+    ("rate", "{:.2f}", "KL(q(z|x) || p(z)), nats/image"),
+    ("bits_per_dim_elbo", "{:.4f}", "-ELBO, bits/value, lower is better"),
+    ("bits_per_dim_iwae", "{:.4f}", "-IWAE bound, bits/value"),
+    ("active_units", "{}", "units whose posterior mean varies"),
     ("recon_psnr", "{:.2f}", "reconstruction PSNR, dB"),
     ("recon_ssim", "{:.4f}", "reconstruction SSIM, 1 is identical"),
-    ("fd", "{:.4g}", "Frechet distance, random-feature space (not ImageNet FID)"),
-    ("kid", "{:.4g}", "kernel distance, random-feature space"),
-    ("precision", "{:.3f}", "samples on the data manifold (fidelity)"),
-    ("recall", "{:.3f}", "data covered by the samples (diversity)"),
-    ("density", "{:.3f}", "about 1 when samples follow the data"),
-    ("coverage", "{:.3f}", "data neighbourhoods holding a sample"),
+    ("fd", "{:.4g}", "Frechet distance *"),
+    ("kid", "{:.4g}", "kernel distance *"),
+    ("precision", "{:.3f}", "samples near the data (fidelity) *"),
+    ("recall", "{:.3f}", "data near samples (diversity) *"),
+    ("density", "{:.3f}", "about 1 when samples follow data *"),
+    ("coverage", "{:.3f}", "data neighbourhoods with a sample *"),
 )
 
 
 def report_table(report):
   """The report as a `rich.table.Table`."""
   from rich.table import Table  # pylint: disable=import-outside-toplevel
-  table = Table(title=(f"{report['checkpoint']}: {report['num_images']} {report['split']} "
-                       f"images, {report['num_samples']} samples at T={report['temperature']:g}"))
+  copies = report["memorization"]
+  table = Table(
+      title=(f"{report['checkpoint']}\n{report['num_images']} {report['split']} images, "
+             f"{report['num_samples']} samples at temperature {report['temperature']:g}"),
+      caption=("* in a seeded random-convnet feature space, not ImageNet FID; "
+               f"memorization: share of samples nearer a training sprite than "
+               f"{MEMORIZATION_QUANTILE:.0%} of held-out sprites are "
+               f"(about {MEMORIZATION_QUANTILE:g} when nothing is copied)"))
   table.add_column("metric")
   table.add_column("value", justify="right")
   table.add_column("meaning")
@@ -320,14 +326,11 @@ def report_table(report):
     elif key == "active_units":
       value += f" / {report['latent_dim']}"
     elif key == "kid":
-      value += f" ± {report['kid_std']:.2g}"
+      value += f" ± {report['kid_std']:.1g}"
     table.add_row(key, value, meaning)
   kl = np.sort(np.asarray(report["kl_per_dim"]))[::-1]
-  table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:5]),
-                "largest per-dimension KL, nats (all in report.json)")
-  copies = report["memorization"]
+  table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:3]),
+                "largest per-dimension KL, nats")
   table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
-                f"samples nearer a training sprite than {copies['threshold']:.3f} RMS "
-                f"({MEMORIZATION_QUANTILE:.0%} of held-out sprites are); near "
-                f"{MEMORIZATION_QUANTILE:g} is no copying")
+                f"near-copies (< {copies['threshold']:.3f} RMS)")
   return table
