@@ -145,6 +145,10 @@ def load_split(config, split, data_dir=None):
     raise EvaluationError(f"the train split of {data_config.folder} is empty")
   # The memorization threshold needs sprites the model never saw.
   heldout = images if split != "train" else data.array("test").astype(np.float32) / 255.0
+  if len(heldout) == 0:
+    raise EvaluationError(
+        f"the test split of {data_config.folder} is empty: memorization on the train "
+        "split needs held-out sprites for its threshold")
   return images, train, heldout
 
 
