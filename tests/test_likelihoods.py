@@ -124,7 +124,16 @@ class LogisticMixtureTest(tf.test.TestCase):
                         tf.reduce_sum(probs[:, None] * pairs[:, 0, 0], axis=0),
                         atol=1e-4)
 
-  def test_render_is_the_mode_of_the_most_probable_component(self):
+  def test_render_keeps_the_location_when_the_scale_is_broad(self):
+    head = likelihoods.LogisticLikelihood(channels=1)
+    # Location 0.31 (0.31 - 0.5 before the head's +0.5 shift), scale softplus(0)
+    # ~ 0.69: the exact mode is the edge bin 0, which would paint it black.
+    params = tf.constant([[[[0.31 - 0.5, 0.0]]]])
+    dist = head(params)
+    self.assertAllClose(dist.distribution.mode(), [[[[0.0]]]])
+    self.assertAllClose(head.render(dist), [[[[79 / 255]]]])  # round(0.31 * 255)
+
+  def test_render_is_the_location_of_the_most_probable_component(self):
     head = likelihoods.LogisticLikelihood(channels=1, mixtures=2)
     # One pixel: weight logits (2, 0); component 0 at 0.2, component 1 at
     # 0.8, both scale softplus(-5) ~ 0.0067.

@@ -215,20 +215,23 @@ class LogisticLikelihood(tf.Module):
                            name="likelihood")
 
   def render(self, distribution):
-    """The most probable level of each channel, in [0, 1].
+    """The level nearest the logistic's location, for each channel, in [0, 1].
 
-    Exact for one component (the same as `distribution.mode()`). For a
-    mixture, whose TFP distribution has no `mode()`, it is the mode of each
-    pixel's most probable component: crisp, where the mixture's `mean()`
-    would blur "transparent" and "opaque" into a half-transparent pixel.
+    That is the predicted colour itself, the interior mode. The exact mode of
+    the discretised distribution is not used: the edge bins 0 and 255 hold
+    whole tails, so wherever the scale is still broad they win and paint a
+    roughly right prediction black or fully saturated. For a mixture, the
+    location of each pixel's most probable component: crisp, where the
+    mixture's `mean()` would blur "transparent" and "opaque" into a
+    half-transparent pixel.
     """
     inner = distribution.distribution
     if self.mixtures == 1:
-      return inner.mode()
-    modes = inner.components_distribution.distribution.mode()  # [B,H,W,K,C]
+      return DiscretizedLogistic._snap(inner.loc)  # pylint: disable=protected-access
+    locs = inner.components_distribution.distribution.loc  # [B,H,W,K,C]
     best = tf.argmax(inner.mixture_distribution.logits, axis=-1)
-    pick = tf.one_hot(best, self.mixtures, dtype=modes.dtype)[..., None]
-    return tf.reduce_sum(modes * pick, axis=-2)
+    pick = tf.one_hot(best, self.mixtures, dtype=locs.dtype)[..., None]
+    return DiscretizedLogistic._snap(tf.reduce_sum(locs * pick, axis=-2))  # pylint: disable=protected-access
 
 
 class GaussianLikelihood(tf.Module):
