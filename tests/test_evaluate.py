@@ -103,7 +103,11 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertEqual((printed["split"], printed["checkpoint"], printed["iw_samples"],
                       printed["num_samples"], printed["seed"]),
                      ("test", self.prefix, 10, 50, 0))
-    self.assertIn("bits_per_dim_iwae", stderr)  # The table went to stderr.
+    # The table went to stderr, every metric a row, its feature space named.
+    for key in ("bits_per_dim_iwae", "fd", "kid", "coverage", "memorization", "kl_per_dim"):
+      self.assertRegex(stderr, rf"\n. {key} ")
+    self.assertIn("random-convnet", stderr)
+    self.assertIn("not ImageNet FID", stderr)
 
   def test_run_writes_every_picture_with_an_alpha_channel(self):
     for name in PICTURES:
