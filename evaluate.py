@@ -45,21 +45,15 @@ from rich.console import Console  # pylint: disable=wrong-import-position
 from rich.table import Table  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
+from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae import evaluation, export, pictures  # pylint: disable=wrong-import-position
 
 PROG = "evaluate.py"
 CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000
 
 
-class _Parser(argparse.ArgumentParser):
-  """Reports a bad flag as one line and exits with status 2."""
-
-  def error(self, message):
-    self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv=None):
-  parser = _Parser(prog=PROG, description=__doc__,
+  parser = config_lib.OneLineParser(prog=PROG, description=__doc__,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--ckpt", required=True,
                       help="a run directory (holding config.json and checkpoints/) "

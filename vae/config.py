@@ -188,7 +188,7 @@ def save(config: Config, path: str) -> None:
   os.replace(tmp, path)
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
   """Reports a bad flag as one line (no usage dump) and exits with status 2."""
 
   def error(self, message):
@@ -206,7 +206,7 @@ def _parse_widths(text: str) -> tuple:
 
 def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
   """A parser with `--preset` and one flag per Config field (default: unset)."""
-  parser = _OneLineParser(prog=prog, description=description)
+  parser = OneLineParser(prog=prog, description=description)
   parser.add_argument("--preset", default=argparse.SUPPRESS, choices=sorted(PRESETS),
                       help="default: 'default'")
   for field in dataclasses.fields(Config):
