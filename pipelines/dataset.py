@@ -22,7 +22,8 @@ from pipelines.config import SPLITS, DataConfig, background_rgb
 from pipelines.errors import NoImagesError, SkipFile
 
 _CACHE_VERSION = 1  # Bump when decoding changes what a cache file holds.
-_SHUFFLE_BUFFER = 16384  # 256 MB of 64 px sprites; a full shuffle for the bundled set.
+# Shuffle window for sets read from disk: bounded in bytes (16384 sprites at 64 px).
+_SHUFFLE_BYTES = 256 * 2**20
 
 
 class SpriteData:
@@ -65,8 +66,8 @@ class SpriteData:
     images = self._decoded[split]
     if training:
       # Reshuffled each epoch, in the same sequence of orders for a given seed.
-      images = images.shuffle(max(1, min(self.count(split), _SHUFFLE_BUFFER)),
-                              seed=seed, reshuffle_each_iteration=True)
+      images = images.shuffle(self._shuffle_buffer(split), seed=seed,
+                              reshuffle_each_iteration=True)
     # Batch before augmenting: one vectorised op per batch, not one per image.
     batches = images.batch(batch_size, drop_remainder=drop_remainder)
     if training:
@@ -84,6 +85,12 @@ class SpriteData:
     batches = batches.map(lambda batch: tf.cast(batch, tf.float32) / 255.0)
     # Prepare the next batch while the model trains on this one.
     return batches.prefetch(tf.data.AUTOTUNE)
+
+  def _shuffle_buffer(self, split):
+    count = max(1, self.count(split))
+    if self.config.cache == "memory":
+      return count  # The buffer holds references to cached tensors: a full shuffle is free.
+    return min(count, max(1, _SHUFFLE_BYTES // (4 * self.config.image_size**2)))
 
   def array(self, split: str) -> np.ndarray:
     """All images of a split, uint8 [N, S, S, C], unaugmented, in file order."""
@@ -188,8 +195,9 @@ def _decode_stages(decoder, paths, config, prefix):
       lambda path: tf.ensure_shape(
           tf.numpy_function(decoder, [path], tf.uint8), [None, size, size, 4]),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  # One element per image; a failed file's empty block vanishes here.
-  images = blocks.unbatch()
+  # One element per image; a failed file's empty block vanishes here. (Not
+  # unbatch(): its slices kept every block resident behind a file cache.)
+  images = blocks.flat_map(tf.data.Dataset.from_tensor_slices)
   # Cache the decoded uint8 images so decoding happens once, not every epoch.
   if config.cache == "memory":
     return images.cache()
