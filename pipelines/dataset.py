@@ -8,6 +8,7 @@ default, or in tf.data cache files under a directory for sets that do not
 fit, where a second run reads the files and decodes nothing.
 """
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -180,8 +181,10 @@ class _Decoder:
       return np.stack(images)
     except Exception as error:  # pylint: disable=broad-except
       # Whatever one file does (SkipFile, cv2.error, MemoryError), the run goes on.
-      reason = str(error) if isinstance(error, SkipFile) else (
-          f"decode failed: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+      reason = str(error)
+      if not isinstance(error, SkipFile):
+        first_line = (reason.strip().splitlines() or [""])[0]
+        reason = f"decode failed: {type(error).__name__}: {first_line}".rstrip(": ")
       self.outcomes[path] = reason
       return np.zeros((0, self.size, self.size, 4), np.uint8)
 
@@ -211,7 +214,8 @@ def _cache_prefix(config, split, paths):
   if config.cache in ("memory", "none"):
     return ""
   folder = config.folder.resolve()
-  files = [(p, os.stat(folder / p).st_size, os.stat(folder / p).st_mtime_ns) for p in paths]
+  stats = [os.stat(folder / p) for p in paths]
+  files = [(p, st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats)]
   key = json.dumps([_CACHE_VERSION, str(folder), config.image_size, config.scale,
                     config.frames, files])
   directory = pathlib.Path(config.cache).expanduser()
@@ -232,8 +236,8 @@ def _with_outcome(record, outcome):
   if outcome is None:  # Skipped by the header check; never decoded.
     return record
   if isinstance(outcome, int):
-    return sources.Record(record.path, record.group, record.split, "ok", outcome)
-  return sources.Record(record.path, record.group, record.split, f"skipped: {outcome}", 0)
+    return dataclasses.replace(record, images=outcome)
+  return dataclasses.replace(record, status=f"skipped: {outcome}", images=0)
 
 
 def _check_split(split):

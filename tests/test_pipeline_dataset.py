@@ -176,6 +176,18 @@ class BadInputTest(tf.test.TestCase):
       self.assertIn(reason, skipped[name], msg=name)
     self.assertEqual(sum(data.count(s) for s in ("train", "val", "test")), 10)
 
+  def test_unexpected_error_in_one_file_is_recorded_not_raised(self):
+    root = fx.sprite_folder(_tempdir(self), ["1.png", "2.png"])
+    real_place = dataset.canvas.place
+    def place(rgba, size, scale):
+      if rgba.shape == (24, 24, 4) and rgba[3, 3, 0] == 40:  # The sprite of 1.png.
+        raise MemoryError()
+      return real_place(rgba, size, scale)
+    with mock.patch.object(dataset.canvas, "place", side_effect=place):
+      data = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16))
+    self.assertEqual(data.summary()["skipped"],
+                     [{"path": "1.png", "reason": "decode failed: MemoryError"}])
+
   def test_unreadable_file_is_skipped(self):
     if os.geteuid() == 0:
       self.skipTest("root reads files whatever their permissions")
