@@ -124,7 +124,7 @@ def main():
   else:
     print(f"all-frames set not found in {args.all_frames_dir}; extract it with:\n"
           f"  python -m pipelines.fetch all-frames --cache-dir {args.all_frames_dir}")
-  rows = []
+  rows, load_before = [], os.getloadavg()
   with tempfile.TemporaryDirectory(prefix="pokevae-bench-") as scratch:
     for name, data_dir in sets:
       for cache in ("memory", os.path.join(scratch, name.replace("/", "-"))):
@@ -132,11 +132,16 @@ def main():
         if not cache.startswith("memory"):
           rows[-1]["cache"] = "disk"
   print_table(rows)
+  # Other processes share the CPUs; the load average says how much they took.
+  load = {"before": load_before, "after": os.getloadavg()}
+  print(f"{os.cpu_count()} CPUs; 1-minute load average {load['before'][0]:.1f} before, "
+        f"{load['after'][0]:.1f} after")
   args.out.parent.mkdir(parents=True, exist_ok=True)
   args.out.write_text(json.dumps({
       "rows": rows, "batch_size": BATCH, "image_size": args.image_size,
       "epochs": args.epochs, "quick": args.quick, "cpus": os.cpu_count(),
-      "machine": platform.platform(), "python": platform.python_version()}, indent=2))
+      "load_average": load, "machine": platform.platform(),
+      "python": platform.python_version()}, indent=2))
   print(f"wrote {args.out}")
   return 0
 
