@@ -107,6 +107,19 @@ class GraphTest(tf.test.TestCase):
     self.assertAllEqual(samples[:1], model.render(tf.zeros([1, 3])))
 
 
+  def test_decoder_sees_the_scale_of_z_unless_it_normalises(self):
+    x = _images(32, 4)
+    z = tf.random.stateless_normal([2, 3], seed=(3, 4))
+    for decoder_norm, invariant in (("none", False), ("group", True)):
+      with self.subTest(decoder_norm=decoder_norm):
+        model = model_lib.VAE(image_size=32, decoder_norm=decoder_norm, **TINY)
+        full, half = model.decode(z).log_prob(x), model.decode(0.5 * z).log_prob(x)
+        if invariant:  # Group norm divides the scale out: temperature is moot.
+          self.assertAllClose(full, half, rtol=1e-4)
+        else:
+          self.assertNotAllClose(full, half, rtol=1e-4)
+
+
 class VariablesTest(tf.test.TestCase):
 
   CONFIGS = {

@@ -41,7 +41,8 @@ class Config:
   latent_dim: int = 64
   widths: tuple = (16, 32, 64, 128)
   res_blocks: int = 0
-  norm: str = "group"
+  norm: str = "group"  # in the encoder
+  decoder_norm: str = "none"  # see vae.model.VAE: a normalised decoder ignores |z|
   likelihood: str = "logistic"
   logistic_mixtures: int = 1
   prior: str = "normal"
@@ -241,7 +242,7 @@ def make_model(config: Config, compute_dtype=None):
   return model_lib.VAE(
       image_size=config.image_size, channels=config.channels,
       latent_dim=config.latent_dim, widths=tuple(config.widths),
-      res_blocks=config.res_blocks, norm=config.norm,
+      res_blocks=config.res_blocks, norm=config.norm, decoder_norm=config.decoder_norm,
       likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
       prior=config.prior, prior_components=config.prior_components,
       compute_dtype=compute_dtype, name="vae")
