@@ -45,7 +45,7 @@ from rich.console import Console  # pylint: disable=wrong-import-position
 from rich.table import Table  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
-from vae import config as config_lib  # pylint: disable=wrong-import-position
+from pipelines.cli import OneLineParser  # pylint: disable=wrong-import-position
 from vae import evaluation, export, pictures  # pylint: disable=wrong-import-position
 
 PROG = "evaluate.py"
@@ -53,7 +53,7 @@ CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000
 
 
 def parse_args(argv=None):
-  parser = config_lib.OneLineParser(prog=PROG, description=__doc__,
+  parser = OneLineParser(prog=PROG, description=__doc__,
                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--ckpt", required=True,
                       help="a run directory (holding config.json and checkpoints/) "

@@ -88,6 +88,8 @@ def main(argv=None) -> int:
     if args.sheet_size < 1:
       raise ValueError(f"sheet_size must be at least 1, got {args.sheet_size}")
     sources.scan(config)  # Fails fast, before TensorFlow loads, on an empty folder.
+    from vae import startup  # pylint: disable=import-outside-toplevel
+    startup.import_tensorflow()  # Without TensorFlow's start-up log lines.
     from pipelines import dataset  # pylint: disable=import-outside-toplevel
     data = dataset.load(config)
     if args.manifest:

@@ -13,6 +13,8 @@ import json
 import os
 from typing import Any
 
+from pipelines.cli import OneLineParser
+
 BETA_SCHEDULES = ("constant", "linear", "cyclical", "capacity")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -187,13 +189,6 @@ def save(config: Config, path: str) -> None:
   with open(tmp, "w", encoding="utf-8") as f:
     f.write(config.to_json() + "\n")
   os.replace(tmp, path)
-
-
-class OneLineParser(argparse.ArgumentParser):
-  """Reports a bad flag as one line (no usage dump) and exits with status 2."""
-
-  def error(self, message):
-    self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _parse_widths(text: str) -> tuple:
