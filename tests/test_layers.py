@@ -69,6 +69,29 @@ class GroupNormTest(tf.test.TestCase):
     self.assertAllClose(mean, tf.zeros([2, 4]), atol=1e-5)
     self.assertAllClose(variance, tf.ones([2, 4]), atol=1e-3)
 
+  def test_hand_written_gradient_matches_automatic_differentiation(self):
+    norm = layers.GroupNorm(8, 4)
+    norm.scale.assign(tf.random.stateless_normal([8], seed=(1, 2)))
+    norm.offset.assign(tf.random.stateless_normal([8], seed=(2, 3)))
+    x = 3.0 + 5.0 * tf.random.stateless_normal([2, 5, 5, 8], seed=(4, 5))
+    upstream = tf.random.stateless_normal([2, 5, 5, 8], seed=(6, 7))
+
+    def automatic(x):
+      grouped = tf.reshape(x, [2, 5, 5, 4, 2])
+      mean, variance = tf.nn.moments(grouped, axes=[1, 2, 4], keepdims=True)
+      grouped = (grouped - mean) * tf.math.rsqrt(variance + norm.eps)
+      return tf.reshape(grouped, [2, 5, 5, 8]) * norm.scale + norm.offset
+
+    sources = [x, norm.scale, norm.offset]
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(x)
+      actual, expected = norm(x), automatic(x)
+    self.assertAllEqual(actual, expected)
+    for got, want in zip(tape.gradient(actual, sources, upstream),
+                         tape.gradient(expected, sources, upstream)):
+      # float32 sums over a group of 50 values, in a different order.
+      self.assertAllClose(got, want, rtol=1e-5, atol=1e-5)
+
   def test_keeps_bfloat16_inputs_in_bfloat16(self):
     norm = layers.GroupNorm(4, 2)
     self.assertEqual(norm(tf.ones([1, 2, 2, 4], tf.bfloat16)).dtype,

@@ -226,12 +226,40 @@ class GroupNorm(tf.Module):
   def __call__(self, x):
     dtype = x.dtype
     shape = tf.shape(x)
-    grouped = tf.reshape(
-        tf.cast(x, tf.float32),
-        tf.concat([shape[:3], [self.groups, self.channels // self.groups]], 0))
-    mean, variance = tf.nn.moments(grouped, axes=[1, 2, 4], keepdims=True)
-    grouped = (grouped - mean) * tf.math.rsqrt(variance + self.eps)
-    y = tf.reshape(grouped, shape) * self.scale + self.offset
+    grouped_shape = tf.concat(
+        [shape[:3], [self.groups, self.channels // self.groups]], 0)
+    # The statistics run over the height, width and channels of a group.
+    axes = [1, 2, 4]
+
+    # The gradient is written out (the batch-norm backward pass, per group):
+    # automatic differentiation of the moments tiles and re-reduces the
+    # feature map several times and made group normalisation a fifth of a
+    # CPU training step. It equals the automatic one to float32 rounding
+    # (see tests/test_layers.py); the values are computed as before.
+    @tf.custom_gradient
+    def normalise(x, scale, offset):
+      grouped = tf.reshape(x, grouped_shape)
+      mean, variance = tf.nn.moments(grouped, axes=axes, keepdims=True)
+      inv_std = tf.math.rsqrt(variance + self.eps)
+      normalised = (grouped - mean) * inv_std
+      flat = tf.reshape(normalised, shape)
+      y = flat * scale + offset
+
+      def grad(dy):
+        d_scale = tf.reduce_sum(dy * flat, axis=[0, 1, 2])
+        d_offset = tf.reduce_sum(dy, axis=[0, 1, 2])
+        d_normalised = tf.reshape(dy * scale, grouped_shape)
+        d_x = (d_normalised
+               - tf.reduce_mean(d_normalised, axis=axes, keepdims=True)
+               - normalised * tf.reduce_mean(d_normalised * normalised,
+                                             axis=axes, keepdims=True)
+               ) * inv_std
+        return tf.reshape(d_x, shape), d_scale, d_offset
+
+      return y, grad
+
+    y = normalise(tf.cast(x, tf.float32), tf.convert_to_tensor(self.scale),
+                  tf.convert_to_tensor(self.offset))
     return tf.cast(y, dtype)
 
 
