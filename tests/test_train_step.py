@@ -86,6 +86,19 @@ class TrainStepTest(tf.test.TestCase):
     self.assertLess(total, 1e-6)  # m = (1 - beta_1) * g with |g| clipped to 1e-6.
     self.assertNotAllClose(before[0], model.trainable_variables[0].numpy())
 
+  def test_xla_compiled_step_runs_and_agrees_with_the_plain_one(self):
+    data = batches(self.config, 2)
+    *_, plain = self.run_steps(data[:1], 1)
+    self.config = config_lib.Config(**{**self.config.__dict__, "xla": True})
+    *_, compiled = self.run_steps(data[:1], 1)
+    # Only close: under XLA tf.random.stateless_normal picks another
+    # algorithm, so the posterior noise (and z) differs, and XLA reorders
+    # float32 arithmetic. A wrong step would be off by far more than 0.1 %.
+    self.assertAllClose(plain["loss"], compiled["loss"], rtol=1e-3)
+    self.assertTrue(np.isfinite(compiled["grad_norm"]))
+    *_, compiled = self.run_steps(data, 2)
+    self.assertEqual(compiled["finite_steps"], 2)
+
   def test_mixed_precision_halves_the_loss_scale_on_overflow(self):
     config = config_lib.Config(**{**self.config.__dict__, "mixed_precision": True})
     model, optimizer, state, train = build(config)

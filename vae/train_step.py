@@ -132,7 +132,9 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     optimizer.apply_gradients(zip([g / replicas for g in grads], variables))
 
   def one_step(batch):
-    step = optimizer.iterations
+    # A tensor, not the variable: a jit-compiled replica_step (config.xla)
+    # traces its arguments, and a variable cannot be traced as a value.
+    step = tf.convert_to_tensor(optimizer.iterations)
     lr = schedules.lr_at(config, step, total_steps) * state.lr_scale
     optimizer.learning_rate.assign(lr)
     grads, finite, loss_finite, metrics = strategy.run(
