@@ -59,45 +59,53 @@ def _bin_log_prob(level, loc, scale):
   u and l are large. The edge bins absorb the tails: log sigmoid(u) at 0 and
   log sigmoid(-l) at 255.
 
-  Each bin needs at most two of the four softplus terms, so the edge choice is
-  made before the softplus, not after; the values are the same, bit for bit.
-  The gradient is written out because automatic differentiation of this
-  expression (selects, broadcasts, softplus chains) was the largest single cost
-  of a training step on a CPU; it is the exact derivative, equal to the
-  automatic one to float32 rounding (see tests/test_likelihoods.py).
+  Written for a CPU, where this function ran as some 40 passes over every
+  decoded value and was the largest single cost of a training step:
+  * each bin needs at most two of the four softplus terms, so the edge each
+    term reads is chosen from the level before the softplus, not after;
+  * the edge bins are selected with 0/1 masks that multiply (tf.where costs
+    three to four times a multiplication here) except for one final select;
+  * the gradient is written out instead of differentiating through all that.
+  The values are the same as the plain expression's bit for bit (every masked
+  term is an exact 0 or an exact copy); the gradient is the exact derivative,
+  equal to the automatic one to float32 rounding (see tests/test_likelihoods.py).
   """
-  bottom = level < 0.5
-  top = level > LEVELS - 1.5
-  zero = tf.zeros([], loc.dtype)
+  dtype = loc.dtype
+  bottom = tf.cast(level < 0.5, dtype)
+  top = tf.cast(level > LEVELS - 1.5, dtype)
+  not_bottom, not_top = 1.0 - bottom, 1.0 - top
+  is_interior = tf.logical_and(level > 0.5, level < LEVELS - 1.5)
+  # -softplus(-a) is log sigmoid(a) and -softplus(b) is log sigmoid(-b): a is
+  # the edge whose CDF counts (lower inside, upper at the bottom bin), b the
+  # edge whose complement counts (upper inside, lower at the top bin). The
+  # offsets are exactly +-1/2, so the edges are those of the plain expression.
+  # Each edge is subtracted from loc before scaling: near loc the difference
+  # is then exact, where scaling first would cancel two large numbers.
+  edge_a = (level + (bottom - 0.5)) / (LEVELS - 1)
+  edge_b = (level + (0.5 - top)) / (LEVELS - 1)
 
   @tf.custom_gradient
   def log_prob(loc, scale):
     inv_scale = 1.0 / scale
-    # Standardised edges of the bin [level - 1/2, level + 1/2] / 255. Each
-    # edge is subtracted from loc before scaling: near loc the difference
-    # is then exact, where scaling first would cancel two large numbers.
-    upper = ((level + 0.5) / (LEVELS - 1) - loc) * inv_scale
-    lower = ((level - 0.5) / (LEVELS - 1) - loc) * inv_scale
-    # -softplus(-a) is log sigmoid(a) and -softplus(b) is log sigmoid(-b): a is
-    # the edge whose CDF counts (lower inside, upper at the bottom bin), b the
-    # edge whose complement counts (upper inside, lower at the top bin).
-    a = tf.where(bottom, upper, lower)
-    b = tf.where(top, lower, upper)
+    a = (edge_a - loc) * inv_scale
+    b = (edge_b - loc) * inv_scale
     softplus_a = tf.nn.softplus(-a)
     softplus_b = tf.nn.softplus(b)
     width = inv_scale / (LEVELS - 1)
     expm1 = tf.math.expm1(-width)
     interior = -softplus_a - softplus_b + width + tf.math.log(-expm1)
-    value = tf.where(bottom, -softplus_a, tf.where(top, -softplus_b, interior))
+    # At an edge bin one of the two products is an exact zero.
+    edge = -(softplus_a * not_top + softplus_b * not_bottom)
+    value = tf.where(is_interior, interior, edge)
 
     def grad(upstream):
       # d/da log sigmoid(a) = sigmoid(-a); d/db log sigmoid(-b) = -sigmoid(b);
       # d/dw [w + log(1 - e^-w)] = -1 / expm1(-w). With s = 1/scale, a and b
       # are (edge - loc) * s and w = s / 255, so d/dloc = -s (da + db) and
       # d/dscale = -s^2 d/ds = -s (a da + b db + s dw / 255).
-      da = tf.where(top, zero, tf.sigmoid(-a))
-      db = tf.where(bottom, zero, -tf.sigmoid(b))
-      dw = tf.where(bottom | top, zero, -1.0 / expm1)
+      da = tf.sigmoid(-a) * not_top
+      db = -tf.sigmoid(b) * not_bottom
+      dw = (-1.0 / expm1) * (not_top - bottom)
       scaled = upstream * inv_scale
       d_loc = -scaled * (da + db)
       d_scale = -scaled * (a * da + b * db + dw * width)
