@@ -10,6 +10,7 @@ The run directory holds config.json, checkpoints/{latest,best}, tb/ (TensorBoard
 previews/epoch_NNNN.png and, at the end, summary.json.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -56,13 +57,13 @@ def resolve_config(args):
   config = config_lib.from_args(args)
   if not config.out:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    config = config_lib.Config(**{**config.__dict__, "out": os.path.join("runs", f"{config.preset}-{stamp}")})
+    config = dataclasses.replace(config, out=os.path.join("runs", f"{config.preset}-{stamp}"))
   saved = os.path.join(config.out, checkpoints.CONFIG_NAME)
   if config.fresh or not os.path.exists(saved):
     return config, False
   previous = config_lib.load(saved)
   given = vars(args)
-  merged = config_lib.Config(**{**previous.__dict__, **given, "out": config.out, "fresh": False})
+  merged = dataclasses.replace(previous, **{**given, "out": config.out, "fresh": False})
   changed = sorted(k for k in given if k not in _RESUMABLE_CHANGES and getattr(previous, k) != given[k])
   if changed:
     raise ValueError(

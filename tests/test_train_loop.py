@@ -1,5 +1,6 @@
 """End-to-end tests of train_loop.py on a small synthetic sprite folder."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -70,13 +71,28 @@ class TrainLoopTest(tf.test.TestCase):
   def test_resume_continues_the_step_count_and_beta_schedule(self):
     config = self.config(epochs=100, max_steps=12, warmup_steps=20, beta=2.0)
     self.assertEqual(train_loop.train(config, resuming=False, log=lambda *_: None)["steps"], 12)
-    resumed = config_lib.Config(**{**config.__dict__, "max_steps": 24})
+    resumed = dataclasses.replace(config, max_steps=24)
     summary = train_loop.train(resumed, resuming=True, log=lambda *_: None)
     self.assertEqual(summary["steps"], 24)
     beta = scalars(config.out, "train/beta")
     # The window logged at step 16 ran steps 12..15; beta is the schedule's there.
     expected = np.mean([float(schedules.beta_at(config, s)) for s in range(12, 16)])
     self.assertAllClose(beta[16], expected, rtol=1e-5)
+
+  def test_rerunning_an_out_dir_resumes_its_config_and_refuses_a_different_model(self):
+    out = os.path.join(self.get_temp_dir(), "saved")
+    saved = config_lib.preset("smoke", data_dir=self.data_dir, out=out, latent_dim=5)
+    config_lib.save(saved, os.path.join(out, "config.json"))
+    parser = config_lib.argument_parser("train_loop.py", "test")
+    config, resuming = train_loop.resolve_config(parser.parse_args(["--out", out, "--epochs", "9"]))
+    self.assertTrue(resuming)
+    self.assertEqual(config, dataclasses.replace(saved, epochs=9))
+    with self.assertRaisesRegex(ValueError, "latent_dim=5.*--fresh"):
+      train_loop.resolve_config(parser.parse_args(["--out", out, "--latent-dim", "6"]))
+    config, resuming = train_loop.resolve_config(
+        parser.parse_args(["--out", out, "--latent-dim", "6", "--fresh"]))
+    self.assertFalse(resuming)
+    self.assertEqual(config.latent_dim, 6)
 
   def test_early_stopping_fires_when_validation_stops_improving(self):
     config = self.config(epochs=50, max_steps=0, patience=2, min_delta=1e9, beta_schedule="constant")
