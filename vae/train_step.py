@@ -205,7 +205,3 @@ def make_eval_fn(model, config):
 
   return evaluate
 
-
-def finite_weights(model):
-  """True when every model variable is finite (a checkpoint is worth writing)."""
-  return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.variables)
