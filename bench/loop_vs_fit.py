@@ -13,8 +13,10 @@ memory, shuffled and augmented as train_loop.py gets them):
                  (steps_per_call from the preset, NaN/spike guard on)
   keras-fit      a keras.Model whose train_step runs the same objective on the
                  same tf.Module, trained by fit() with steps_per_execution
-                 and jit_compile off (the faster on this CPU; see keras-fit-xla)
-  keras-fit-xla  the same with jit_compile=True (Keras' "auto" choice)
+                 (32, tuned with --keras-sweep) and jit_compile off (the faster on
+                 this CPU; see keras-fit-xla)
+  keras-fit-xla  the same with jit_compile=True (Keras' "auto" turns XLA on only
+                 where there is a GPU)
   plain-step     one tf.function per step called from a Python loop
 
 Each runs in its own process; blocks of --block-steps steps are timed in turn
@@ -50,7 +52,8 @@ def main():
   parser.add_argument("--quick", action="store_true", help="3 rounds of 24-step blocks")
   parser.add_argument("--rounds", type=int, default=7)
   parser.add_argument("--block-steps", type=int, default=64)
-  parser.add_argument("--keras-spe", type=int, default=8, help="steps_per_execution of fit()")
+  parser.add_argument("--keras-spe", type=int, default=32,
+                      help="steps_per_execution of fit() (32: the best of 1, 8, 32 in --keras-sweep)")
   parser.add_argument("--keras-sweep", action="store_true")
   args = parser.parse_args()
   if args.quick:
