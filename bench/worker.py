@@ -349,6 +349,7 @@ def profile(competitor, steps):
   pipeline's next batch; with a batch prefetched it is a copy of microseconds.
   """
   import glob  # pylint: disable=import-outside-toplevel
+  import shutil  # pylint: disable=import-outside-toplevel
   import tempfile  # pylint: disable=import-outside-toplevel
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel
   logdir = tempfile.mkdtemp(prefix="pokevae-profile-")
@@ -360,6 +361,7 @@ def profile(competitor, steps):
   space = xplane_pb2.XSpace()
   with open(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0], "rb") as f:
     space.ParseFromString(f.read())
+  shutil.rmtree(logdir, ignore_errors=True)
   kinds, by_type, waits = {}, {}, []
   for plane in space.planes:
     if plane.name != "/host:CPU":
