@@ -8,6 +8,7 @@ held-out split, prints it as a table (or JSON with --json) and writes, into
   report.json             every metric, with the settings that produced it
   reconstructions.png     held-out sprites, each above its reconstruction
   samples.png             64 samples at --temperature
+  samples_vs_real.png     32 samples (left) beside 32 held-out sprites (right)
   interpolations.png      6 rows: sprite, 8 decodings along a slerp path
                           between two held-out posterior means, sprite
   traversals.png          8 rows, the most informative latent dimensions
@@ -72,7 +73,10 @@ def parse_args(argv=None):
   parser.add_argument("--num-samples", type=int, default=500,
                       help="samples drawn for the sample metrics (default: 500)")
   parser.add_argument("--temperature", type=float, default=1.0,
-                      help="prior scale for the samples (default: 1.0)")
+                      help="scale of the sampler for the samples (default: 1.0)")
+  parser.add_argument("--sampler", choices=("prior", "expost"), default=None,
+                      help="draw the global latent of samples from the prior or the "
+                           "ex-post density (default: the run's --sampler)")
   parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
   parser.add_argument("--export", default=None, metavar="DIR",
                       help="also write the model as a SavedModel to DIR")
@@ -101,6 +105,7 @@ _TABLE_ROWS = (
     ("rate", "{:.2f}", "KL(q(z|x) || p(z)), nats/image"),
     ("bits_per_dim_elbo", "{:.4f}", "-ELBO, bits/value, lower is better"),
     ("bits_per_dim_iwae", "{:.4f}", "-IWAE bound, bits/value"),
+    ("bits_per_dim_foreground", "{:.4f}", "-ELBO over the sprites' own pixels"),
     ("active_units", "{}", "units whose posterior mean varies"),
     ("recon_psnr", "{:.2f}", "reconstruction PSNR, dB"),
     ("recon_ssim", "{:.4f}", "reconstruction SSIM, 1 is identical"),
@@ -118,7 +123,8 @@ def report_table(report):
   copies = report["memorization"]
   table = Table(
       title=(f"{report['checkpoint']}\n{report['num_images']} {report['split']} images, "
-             f"{report['num_samples']} samples at temperature {report['temperature']:g}"),
+             f"{report['num_samples']} samples from the {report['sampler']} "
+             f"at temperature {report['temperature']:g}"),
       caption=("* in a seeded random-convnet feature space, not ImageNet FID; "
                f"memorization: share of samples nearer a training sprite than "
                f"{evaluation.MEMORIZATION_QUANTILE:.0%} of held-out sprites are "
@@ -139,7 +145,17 @@ def report_table(report):
   table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:3]),
                 "largest per-dimension KL, nats")
   table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
-                f"near-copies (< {copies['threshold']:.3f} RMS)")
+                f"near-copies (< {copies['threshold']:.3f} RMS) *")
+  shapes, sharp, hard = report["silhouette"], report["sharpness"], report["alpha_hardness"]
+  for name in ("samples", "reconstructions"):
+    table.add_row(f"one_piece ({name})",
+                  f"{shapes[name]['one_piece']:.3f}",
+                  f"one silhouette; {shapes[name]['pieces']:.2f} pieces "
+                  f"(real: {shapes['real']['one_piece']:.2f}, {shapes['real']['pieces']:.2f})")
+    table.add_row(f"sharpness ({name})", f"{sharp[name]:.3f}", "edge strength / real's")
+    if hard[name] is not None:
+      table.add_row(f"alpha_hardness ({name})", f"{hard[name]:.3f}",
+                    f"alpha near 0 or 1 (real: {hard['real']:.3f})")
   return table
 
 
@@ -148,7 +164,7 @@ def run(args):
   model, config, config_path, result = evaluation.evaluate_run(
       args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
       iw_samples=args.iw_samples, num_samples=args.num_samples,
-      temperature=args.temperature, seed=args.seed)
+      temperature=args.temperature, seed=args.seed, sampler=args.sampler)
   out = args.out or os.path.join(os.path.dirname(config_path), "eval")
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:

@@ -27,7 +27,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
-from vae import checkpoints, objectives, previews, train_step  # pylint: disable=wrong-import-position
+from vae import checkpoints, expost, objectives, previews, train_step  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.dashboard import make_dashboard  # pylint: disable=wrong-import-position
 
@@ -36,6 +36,11 @@ from vae.dashboard import make_dashboard  # pylint: disable=wrong-import-positio
 _RESUMABLE_CHANGES = {"epochs", "max_steps", "max_minutes", "patience", "dashboard",
                       "log_every", "checkpoint_every", "out", "fresh", "cache",
                       "max_rollbacks", "preview_count"}
+
+
+# Epochs between refits of the ex-post density during training (for the
+# previews and the best checkpoint); every run refits both checkpoints at its end.
+EXPOST_REFIT_EPOCHS = 10
 
 
 class Stop(Exception):
@@ -123,7 +128,19 @@ def train(config, resuming, log=print):
   val_ds = data.dataset("val", 256, training=False)
   n_val = data.count("val")
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
-  preview_z = model.prior().sample(len(preview_images), seed=[config.seed, 1])
+  uses_expost = config.sampler == "expost"
+
+  def preview_codes():
+    # Samples from the run's own sampler once its density has been fitted.
+    sampler = "expost" if uses_expost and model.expost.fitted else "prior"
+    return model.sample_codes(len(preview_images), seed=[config.seed, 1], sampler=sampler)
+
+  def fit_expost():
+    fit = expost.fit_model(model, data.dataset("train", 256, training=False), val_ds,
+                           step=int(optimizer.iterations.numpy()), seed=config.seed)
+    board.message(f"ex-post density: {fit['chosen']} components "
+                  f"(validation log-likelihood by size: "
+                  f"{', '.join(f'{k}: {v:.1f}' for k, v in fit['scores'].items())})")
   writer = tf.summary.create_file_writer(os.path.join(config.out, "tb"))
 
   step = int(optimizer.iterations.numpy())
@@ -187,8 +204,10 @@ def train(config, resuming, log=print):
         board.message(f"validation plateau: learning rate scale now {float(state.lr_scale.numpy()):g}")
     state.validated_epochs.assign(epoch)
     if improved:
+      if uses_expost and epoch - int(model.expost.fitted_step.numpy()) // steps_per_epoch >= EXPOST_REFIT_EPOCHS:
+        fit_expost()
       ckpts.save("best", step)
-    grid = previews.preview_grid(model, preview_images, preview_z, config.channels)
+    grid = previews.preview_grid(model, preview_images, preview_codes(), config.channels)
     pipelines.write_png(os.path.join(config.out, "previews", f"epoch_{epoch:04d}.png"), grid)
     with writer.as_default(step=step):
       tf.summary.scalar("val/elbo", means["elbo"])
@@ -252,7 +271,16 @@ def train(config, resuming, log=print):
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
     if stop_reason != "diverged":
-      ckpts.save("latest", step)
+      if uses_expost:  # Both checkpoints get a density fitted to their own weights.
+        fit_expost()
+        ckpts.save("latest", step)
+        if ckpts.best.latest_checkpoint:
+          ckpts.checkpoint.restore(ckpts.best.latest_checkpoint).assert_existing_objects_matched()
+          fit_expost()
+          ckpts.save("best", int(optimizer.iterations.numpy()))
+          ckpts.restore_latest()
+      else:
+        ckpts.save("latest", step)
     writer.close()
     board.close()
 

@@ -40,7 +40,8 @@ class RunCheckpoints:
         checkpoint_name="ckpt")
 
   def weights_finite(self):
-    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.variables)
+    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.variables
+               if v.dtype.is_floating)
 
   def save(self, which, step):
     """Saves to `latest` or `best`; returns the path, or None if weights are not finite."""

@@ -20,6 +20,7 @@ LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
+SAMPLERS = ("prior", "expost")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,11 @@ class Config:
   logistic_mixtures: int = 1
   prior: str = "normal"
   prior_components: int = 16
+  grid_size: int = 0  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
+  grid_channels: int = 4
+  grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
+  sampler: str = "prior"  # prior | expost: where samples draw the global latent from.
+  expost_components: int = 16  # most components of the ex-post mixture (vae/expost.py).
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
   beta: float = 1.0
@@ -103,6 +109,7 @@ class Config:
     _check_choice("strategy", self.strategy, STRATEGIES)
     _check_choice("likelihood", self.likelihood, LIKELIHOODS)
     _check_choice("prior", self.prior, PRIORS)
+    _check_choice("sampler", self.sampler, SAMPLERS)
     _check_choice("dashboard", self.dashboard, ("auto", "rich", "plain"))
     _check_choice("channels", self.channels, (3, 4))
     if self.image_size not in (32, 64, 96, 128):
@@ -111,7 +118,8 @@ class Config:
     for name in ("latent_dim", "batch_size", "epochs", "steps_per_call",
                  "log_every", "checkpoint_every", "keep_checkpoints",
                  "nan_tolerance", "warmup_steps", "cycle_steps",
-                 "capacity_steps", "preview_count"):
+                 "capacity_steps", "preview_count", "grid_channels",
+                 "expost_components"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
     for name in ("lr", "clip_norm"):
@@ -119,9 +127,11 @@ class Config:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
     for name in ("spike_factor", "beta", "free_bits", "gamma", "capacity_max", "max_minutes",
                  "min_delta", "max_steps", "max_rollbacks", "patience",
-                 "res_blocks"):
+                 "res_blocks", "grid_size"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+    if not self.grid_temperature > 0:
+      raise ValueError(f"grid_temperature must be positive, got {self.grid_temperature}")
     if not 0 < self.cycle_ramp <= 1:
       raise ValueError(f"cycle_ramp must be in (0, 1], got {self.cycle_ramp}")
     if not self.widths or any(w < 1 for w in self.widths):
@@ -230,14 +240,5 @@ def from_args(args: argparse.Namespace) -> Config:
 
 def make_model(config: Config, compute_dtype=None):
   """The `vae.VAE` this config describes (built in the current strategy scope)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from vae import model as model_lib  # pylint: disable=import-outside-toplevel
-  if compute_dtype is None:
-    compute_dtype = tf.float16 if config.mixed_precision else tf.float32
-  return model_lib.VAE(
-      image_size=config.image_size, channels=config.channels,
-      latent_dim=config.latent_dim, widths=tuple(config.widths),
-      res_blocks=config.res_blocks, norm=config.norm, decoder_norm=config.decoder_norm,
-      likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
-      prior=config.prior, prior_components=config.prior_components,
-      compute_dtype=compute_dtype, name="vae")
+  return model_lib.VAE.from_config(config, compute_dtype)

@@ -16,32 +16,47 @@ in `REPORT_KEYS`):
   `vae/features.py` (NOT Inception: comparable between runs of this project,
   never with published ImageNet FIDs): `fd`, `kid`/`kid_std`, `precision`,
   `recall`, `density`, `coverage`.
-* `memorization`: near-copies of training sprites among the samples, in
-  pixel space (`metrics.memorization`).
+* `bits_per_dim_foreground`: the ELBO bound over the sprite's own pixels
+  only, so the transparent canvas (cheap to code) does not flatter it.
+* What a viewer sees (`vae/appearance.py`): `silhouette`, `sharpness` and
+  `alpha_hardness` of samples and reconstructions beside the real sprites'.
+* `memorization`: near-copies of training sprites among the samples, in the
+  feature space (`metrics.memorization`): a blurry sample is close to many
+  sprites in pixel space, so pixel distances flag blobs, not copies.
+* `rate_by_level`: the rate split into the global latent and the grid.
+
+Samples come from the run's sampler (`sampler`: the prior, or the ex-post
+density of `vae/expost.py`, refitted here when the checkpoint holds none
+fitted to its own weights).
 
 Every random draw comes from stateless seeds derived from `seed`, so the
 same call gives the same numbers.
 """
 
 import dataclasses
+import math
+import re
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 import pipelines
+from vae import appearance
 from vae import checkpoints
 from vae import config as config_lib
+from vae import expost
 from vae import features
 from vae import metrics
 from vae import objectives
 
 REPORT_KEYS = (
     "elbo", "distortion", "rate", "bits_per_dim_elbo", "bits_per_dim_iwae",
-    "iw_samples", "active_units", "latent_dim", "kl_per_dim", "recon_psnr",
-    "recon_ssim", "fd", "kid", "kid_std", "precision", "recall", "density",
-    "coverage", "memorization", "split", "num_images", "num_samples",
-    "temperature", "checkpoint", "seed")
+    "bits_per_dim_foreground", "iw_samples", "active_units", "latent_dim",
+    "kl_per_dim", "rate_by_level", "recon_psnr", "recon_ssim", "silhouette",
+    "sharpness", "alpha_hardness", "fd", "kid", "kid_std", "precision",
+    "recall", "density", "coverage", "memorization", "split", "num_images",
+    "num_samples", "temperature", "sampler", "expost", "checkpoint", "seed")
 
 # Images per compiled call. The IWAE bound decodes IWAE_BATCH * IWAE_CHUNK
 # images at once: 512, about 0.3 GB of activations for the default 64 px model.
@@ -162,14 +177,14 @@ def _batches(images, size):
   return [images[i:i + size] for i in range(0, len(images), size)]
 
 
-def _compiled(model, iw_samples):
+def _compiled(model, iw_samples, sampler):
   """The model's per-batch computations, traced once for any batch size."""
   images = tf.TensorSpec([None, *model.image_shape], tf.float32)
   seed = tf.TensorSpec([2], tf.int32)
 
   @tf.function(input_signature=[images, seed])
   def terms(x, seed):
-    out = objectives.elbo_terms(model, x, seed=seed, training=False)
+    out = objectives.elbo_terms(model, x, seed=seed, training=False, foreground=True)
     mean = model.encode(x).mean()
     return dict(out, mean=mean, reconstruction=model.render(mean))
 
@@ -181,7 +196,7 @@ def _compiled(model, iw_samples):
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                 tf.TensorSpec([], tf.float32), seed])
   def sample(count, temperature, seed):
-    return model.sample(count, temperature=temperature, seed=seed)
+    return model.sample(count, temperature=temperature, seed=seed, sampler=sampler)
 
   return terms, iwae, sample
 
@@ -198,7 +213,7 @@ class Evaluation:
 
 
 def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
-             temperature=1.0, seed=0):
+             temperature=1.0, seed=0, sampler=None):
   """Computes the report on `images` (see the module docstring).
 
   Args:
@@ -209,8 +224,9 @@ def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
       default `images`.
     iw_samples: importance samples K of the IWAE bound.
     num_samples: samples drawn from the prior, >= 2.
-    temperature: scale of the prior for the samples.
+    temperature: scale of the sampler for the samples.
     seed: integer seed of every random draw.
+    sampler: "prior" or "expost"; default the model's own.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -219,7 +235,8 @@ def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
   if num_samples < 2 or len(images) < 2:
     raise EvaluationError(
         f"need at least 2 images and 2 samples, got {len(images)} and {num_samples}")
-  terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples)
+  sampler = sampler or model.sampler
+  terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples, sampler)
   batches = _batches(images, BATCH)
   parts = [terms_fn(tf.constant(x), s)
            for x, s in zip(batches, _stream(seed, _ELBO_STREAM, len(batches)))]
@@ -237,23 +254,34 @@ def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
   real, fake = features.embed(images), features.embed(samples)
   kid, kid_std = metrics.kernel_distance(real, fake, seed=seed)
   prdc = metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1))
-  copies = metrics.memorization(samples, train, images if heldout is None else heldout,
+  heldout = images if heldout is None else heldout
+  copies = metrics.memorization(fake, features.embed(train), features.embed(heldout),
                                 quantile=MEMORIZATION_QUANTILE)
+  looks = appearance.compare(heldout, samples=samples,
+                             reconstructions=terms["reconstruction"])
 
   shape = model.image_shape
   elbo = float(terms["elbo"].mean())
+  top = model.latent_dim
+  rate_per_dim = terms["rate_per_dim"].mean(0)
+  foreground_nats = terms["foreground_distortion"].sum() + terms["rate"].sum()
   report = dict(
       elbo=elbo,
       distortion=float(terms["distortion"].mean()),
       rate=float(terms["rate"].mean()),
       bits_per_dim_elbo=float(objectives.bits_per_dim(-elbo, shape)),
       bits_per_dim_iwae=float(objectives.bits_per_dim(-float(iwae.mean()), shape)),
+      bits_per_dim_foreground=float(
+          foreground_nats / (max(terms["foreground_values"].sum(), 1.0) * math.log(2))),
       iw_samples=int(iw_samples),
-      active_units=metrics.active_units(terms["mean"]),
-      latent_dim=int(model.latent_dim),
-      kl_per_dim=[float(v) for v in terms["rate_per_dim"].mean(0)],
+      active_units=metrics.active_units(terms["mean"][:, :top]),
+      latent_dim=int(top),
+      kl_per_dim=[float(v) for v in rate_per_dim[:top]],
+      rate_by_level=dict(top=float(rate_per_dim[:top].sum()),
+                         grid=float(rate_per_dim[top:].sum())),
       recon_psnr=metrics.psnr(images, terms["reconstruction"]),
       recon_ssim=metrics.ssim(images, terms["reconstruction"]),
+      **looks,
       fd=metrics.frechet_distance(real, fake),
       kid=kid,
       kid_std=kid_std,
@@ -262,17 +290,51 @@ def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
           near_copy_fraction=copies["near_copy_fraction"],
           threshold=copies["threshold"],
           threshold_definition=(
-              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' RMS pixel "
-              "distance to their nearest training sprite (composited on grey, [0, 1] "
-              "units); a sample closer than it to a training sprite is a near-copy"),
+              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' RMS "
+              "distance to their nearest training sprite in the feature space of "
+              "vae/features.py; a sample closer than it to a training sprite is a "
+              "near-copy"),
           sample_median_distance=copies["sample_median_distance"],
-          heldout_median_distance=copies["heldout_median_distance"]),
+          heldout_median_distance=copies["heldout_median_distance"],
+          distinct_neighbours=float(
+              len(np.unique(copies["nearest_index"])) / len(copies["nearest_index"]))),
       num_images=len(images),
       num_samples=int(num_samples),
       temperature=float(temperature),
+      sampler=sampler,
       seed=int(seed))
   return Evaluation(report, images, train, samples, copies["nearest_index"],
                     copies["nearest_distance"])
+
+
+def checkpoint_step(prefix):
+  """The step number of a checkpoint prefix such as .../ckpt-3924."""
+  match = re.search(r"-(\d+)$", prefix)
+  return int(match.group(1)) if match else -1
+
+
+def ensure_expost(model, prefix, train, val):
+  """Makes sure the ex-post density belongs to the restored weights.
+
+  A run refits both of its checkpoints' densities when it ends; a checkpoint
+  written before that (an interrupted run, a `latest` mid-run) may hold one
+  fitted to older weights, or none. Such a density is refitted here on
+  `train` and chosen on `val`, a callable returning the validation sprites
+  (called only then), and the report says so.
+
+  Returns:
+    None for a model without the density, else {"components", "fitted_step",
+    "refitted"}.
+  """
+  if not hasattr(model, "expost"):
+    return None
+  step = checkpoint_step(prefix)
+  refitted = int(model.expost.fitted_step.numpy()) != step
+  if refitted:
+    val = val()
+    expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step)
+  used = int(np.sum(model.expost.logits.numpy() > -1e8))
+  return dict(components=used, fitted_step=step, refitted=refitted)
 
 
 def evaluate_run(path, *, which="best", data_dir=None, split="test", **settings):
@@ -283,8 +345,13 @@ def evaluate_run(path, *, which="best", data_dir=None, split="test", **settings)
   """
   model, config, prefix, config_path = load_model(path, which)
   images, train, heldout = load_split(config, split, data_dir)
+  if settings.get("sampler") == "expost" and not hasattr(model, "expost"):
+    # A run trained to sample from its prior gets an ex-post density here.
+    model.expost = expost.ExPostDensity(model.latent_dim, config.expost_components,
+                                        name="expost")
+  density = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0])
   result = evaluate(model, images, train, heldout, **settings)
-  result.report.update(split=split, checkpoint=prefix)
+  result.report.update(split=split, checkpoint=prefix, expost=density)
   result.report = {k: result.report[k] for k in REPORT_KEYS}
   return model, config, config_path, result
 

@@ -50,7 +50,7 @@ class ExportedVAE(tf.Module):
     self.model = model
     shape = [None, model.image_size, model.image_size, model.channels]
     images = tf.TensorSpec(shape, tf.float32, name="images")
-    z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
+    z = tf.TensorSpec([None, model.code_dim], tf.float32, name="z")
     self.sample = tf.function(self._sample, input_signature=[
         tf.TensorSpec([], tf.int32, name="count"),
         tf.TensorSpec([], tf.float32, name="temperature")])
@@ -93,7 +93,7 @@ def export(model, directory, config_json=None):
   tf.saved_model.save(module, directory, signatures=module.signatures())
   extra = os.path.join(directory, "assets.extra")
   os.makedirs(extra, exist_ok=True)
-  shape = f"S = {model.image_size}, C = {model.channels}, D = {model.latent_dim}"
+  shape = f"S = {model.image_size}, C = {model.channels}, D = {model.code_dim}"
   with open(os.path.join(extra, README_NAME), "w", encoding="utf-8") as f:
     f.write(f"# PokeVAE SavedModel ({shape})\n\n{__doc__}")
   if config_json is not None:

@@ -104,17 +104,24 @@ class Encoder(tf.Module):
 
   def __call__(self, x):
     """Returns q(z|x): batch_shape [B], event_shape [latent_dim]."""
+    return self.with_features(x)[0]
+
+  def with_features(self, x):
+    """Returns q(z|x) and every stage's feature map, highest resolution first."""
     # Centre the [0, 1] data on zero, where the initialisation assumes it.
     h = tf.cast(x, self.compute_dtype) * 2.0 - 1.0
+    features = []
     for stage in self.stages:
       h = stage(h)
+      features.append(h)
     h = tf.reshape(h, [tf.shape(h)[0], self.to_posterior.input_size])
     params = tf.cast(self.to_posterior(h), tf.float32)
     loc, raw_scale = tf.split(params, 2, axis=-1)
     scale = (tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT)
              + POSTERIOR_SCALE_FLOOR)
-    return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1,
-                           name="posterior")
+    posterior = tfd.Independent(tfd.Normal(loc, scale),
+                                reinterpreted_batch_ndims=1, name="posterior")
+    return posterior, features
 
 
 class Decoder(tf.Module):
@@ -168,6 +175,14 @@ class Decoder(tf.Module):
 
   def __call__(self, z):
     """Returns p(x|z): batch_shape [B], event_shape [S, S, C]."""
+    return self.bottom(self.top(z))
+
+  def top(self, z, stages=None):
+    """Feature map after the first `stages` upsampling stages (default all).
+
+    `top(z, k)` followed by `bottom(h, k)` is `__call__(z)`: a latent grid
+    enters between the two (`vae/hierarchy.py`).
+    """
     h = self.from_latent(z)
     h = tf.reshape(h, [tf.shape(h)[0]] + self._initial_shape)
     if self.initial_norm is not None:
@@ -175,6 +190,12 @@ class Decoder(tf.Module):
     h = layers.activation(h)
     for block in self.initial_blocks:
       h = block(h)
-    for stage in self.stages:
+    for stage in self.stages[:stages]:
+      h = stage(h)
+    return h
+
+  def bottom(self, h, stages=None):
+    """p(x|z) from the feature map after `stages` stages (default all)."""
+    for stage in self.stages[len(self.stages) if stages is None else stages:]:
       h = stage(h)
     return self.likelihood(tf.cast(self.to_params(h), tf.float32))

@@ -36,12 +36,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vae import layers
-from vae import priors
 
 tfd = tfp.distributions
 
 
-def elbo_terms(model, x, *, seed=None, noise=None, training=True):
+def elbo_terms(model, x, *, seed=None, noise=None, training=True,
+               foreground=False):
   """Per-image terms of the ELBO from one posterior sample.
 
   Args:
@@ -49,36 +49,64 @@ def elbo_terms(model, x, *, seed=None, noise=None, training=True):
     x: images [B, S, S, C] in [0, 1].
     seed: seed of the posterior sample: a stateless seed (pair of ints or
       int32 [2] tensor) for reproducible results, or an int or None.
-    noise: optional standard normal draws [B, latent_dim] to use instead of
-      `seed`: z = mean + stddev * noise (the reparameterisation of the
-      diagonal Gaussian posterior). The training loop draws noise for the
+    noise: optional standard normal draws [B, model.code_dim] to use instead
+      of `seed`: z = mean + stddev * noise at each level (the
+      reparameterisation of the diagonal Gaussian posteriors). The training loop draws noise for the
       whole global batch and gives each replica its rows, so any number of
       replicas sees exactly the z one device would.
     training: accepted so callers can say which mode they are in; the model
       has no layer that behaves differently (group normalisation uses
       per-image statistics), so it changes nothing today.
+    foreground: also return "foreground_distortion", -log p(x|z) summed over
+      the pixels of x that are not background, and "foreground_values", how
+      many values (pixels times channels) those are; see
+      `foreground_mask`.
 
   Returns:
     A dict of float32 tensors: "distortion", "rate", "elbo" of shape [B],
-    and "rate_per_dim" [B, latent_dim] whose rows sum to "rate": the
-    analytic per-dimension KL for the normal prior, the chain-rule split of
-    the Monte Carlo rate for the mixture prior (`priors.rate_per_dim`).
+    and "rate_per_dim" [B, code_dim] whose rows sum to "rate": the
+    analytic per-dimension KL for the normal prior and the latent grid, the
+    chain-rule split of the Monte Carlo rate for the mixture prior
+    (`priors.rate_per_dim`).
   """
   del training  # See the docstring.
-  posterior = model.encode(x)
   if noise is None:
-    z = posterior.sample(seed=seed)
-  else:
-    z = posterior.mean() + posterior.stddev() * noise
-  distortion = -model.decode(z).log_prob(x)
-  rate_per_dim = priors.rate_per_dim(posterior, model.prior(), z)
-  rate = tf.reduce_sum(rate_per_dim, axis=-1)
-  return {
+    noise = tf.random.stateless_normal([tf.shape(x)[0], model.code_dim],
+                                       tfp.random.sanitize_seed(seed))
+  draw = model.infer(x, noise)
+  distortion = -draw["likelihood"].log_prob(x)
+  rate = tf.reduce_sum(draw["rate_per_dim"], axis=-1)
+  terms = {
       "distortion": distortion,
       "rate": rate,
       "elbo": -(distortion + rate),
-      "rate_per_dim": rate_per_dim,
+      "rate_per_dim": draw["rate_per_dim"],
   }
+  if foreground:
+    mask = foreground_mask(x)
+    terms["foreground_distortion"] = -tf.reduce_sum(
+        pixel_log_prob(draw["likelihood"], x) * mask, axis=[1, 2])
+    terms["foreground_values"] = tf.reduce_sum(mask, axis=[1, 2]) * x.shape[-1]
+  return terms
+
+
+def foreground_mask(x):
+  """1.0 where a pixel of x [B, S, S, C] is not background, [B, S, S].
+
+  Background is what the pipeline fills the canvas with: fully transparent
+  (exactly 0 in premultiplied RGBA) or, for RGB, exactly white.
+  """
+  if x.shape[-1] == 4:
+    return tf.cast(x[..., 3] > 0.0, tf.float32)
+  return tf.cast(tf.reduce_any(x < 1.0, axis=-1), tf.float32)
+
+
+def pixel_log_prob(likelihood, x):
+  """log p(x_ij | z) of each pixel, channels summed, [B, S, S]."""
+  per_value = likelihood.distribution.log_prob(x)
+  if per_value.shape.rank == 4:  # one factor per channel
+    per_value = tf.reduce_sum(per_value, axis=-1)
+  return per_value
 
 
 def training_loss(terms, *, beta, free_bits=0.0, capacity=None, gamma=1000.0):
@@ -122,25 +150,26 @@ def training_loss(terms, *, beta, free_bits=0.0, capacity=None, gamma=1000.0):
   return distortion + tf.cast(beta, tf.float32) * rate
 
 
-def _log_weights(model, posterior, x, num_samples, seed):
+def _log_weights(model, x, num_samples, seed):
   """log p(x, z_k) - log q(z_k|x) for num_samples draws, [num_samples, B]."""
-  z = posterior.sample(num_samples, seed=seed)  # [K, B, D]
   batch = tf.shape(x)[0]
-  flat_z = tf.reshape(z, [-1, model.latent_dim])
   tiled_x = tf.reshape(
       tf.broadcast_to(x[None], tf.concat([[num_samples], tf.shape(x)], 0)),
       tf.concat([[-1], tf.shape(x)[1:]], 0))
-  log_likelihood = tf.reshape(model.decode(flat_z).log_prob(tiled_x),
-                              [num_samples, batch])
-  return log_likelihood + model.prior().log_prob(z) - posterior.log_prob(z)
+  noise = tf.random.stateless_normal([num_samples * batch, model.code_dim], seed)
+  draw = model.infer(tiled_x, noise)
+  log_weights = (draw["likelihood"].log_prob(tiled_x) + draw["log_p"]
+                 - draw["log_q"])
+  return tf.reshape(log_weights, [num_samples, batch])
 
 
 def iwae_bound(model, x, *, k, chunk=100, seed=None):
   """Importance-weighted lower bound on log p(x) with k samples, [B].
 
   The k samples are drawn `chunk` at a time and folded into a running
-  logsumexp, so memory grows with `chunk` (the decoder runs on chunk * B
-  images at once), not with k.
+  logsumexp, so memory grows with `chunk` (the networks run on chunk * B
+  images at once), not with k. Each draw is a joint draw of every latent
+  level, z1 ~ q(z1|x) then z2 ~ q(z2|x, z1).
 
   Args:
     model: a `vae.model.VAE`.
@@ -155,12 +184,11 @@ def iwae_bound(model, x, *, k, chunk=100, seed=None):
   """
   layers.check_positive_int("k", k)
   layers.check_positive_int("chunk", chunk)
-  posterior = model.encode(x)
   full_chunks, rest = divmod(k, chunk)
   seeds = tf.stack(tfp.random.split_seed(seed, n=full_chunks + 1))
 
   def add_chunk(total, size, chunk_seed):
-    log_weights = _log_weights(model, posterior, x, size, chunk_seed)
+    log_weights = _log_weights(model, x, size, chunk_seed)
     return tf.reduce_logsumexp(
         tf.stack([total, tf.reduce_logsumexp(log_weights, axis=0)]), axis=0)
 

@@ -14,6 +14,7 @@ neighbour so that every sprite pixel stays a crisp square.
 * `traversal_grid`: one latent dimension at a time swept around a sprite's
   code, for the dimensions that carry the most information.
 * `nearest_neighbour_grid`: samples above their nearest training sprite.
+* `samples_vs_real_grid`: samples beside real held-out sprites, same layout.
 * `pixel_art`: images quantised to a small palette with a hard alpha edge,
   the way sprites are drawn.
 """
@@ -116,7 +117,7 @@ def interpolation_grid(model, starts, ends, steps=8):
   code_a = np.asarray(model.encode(starts).mean())
   code_b = np.asarray(model.encode(ends).mean())
   path = slerp(code_a, code_b, np.linspace(0.0, 1.0, steps))  # [T, P, D]
-  decoded = np.asarray(model.render(path.transpose(1, 0, 2).reshape(-1, model.latent_dim)))
+  decoded = np.asarray(model.render(path.transpose(1, 0, 2).reshape(-1, model.code_dim)))
   decoded = decoded.reshape(len(starts), steps, *decoded.shape[1:])
   rows = np.concatenate([starts[:, None], decoded, ends[:, None]], axis=1)
   return grid(rows.reshape(-1, *rows.shape[2:]), steps + 2, model.channels)
@@ -148,7 +149,7 @@ def traversal_grid(model, image, dims, steps=9, span=TRAVERSAL_SPAN):
   offsets = np.linspace(-span, span, steps, dtype=np.float32)
   for row, dim in enumerate(dims):
     codes[row, :, dim] += offsets
-  decoded = np.asarray(model.render(codes.reshape(-1, model.latent_dim)))
+  decoded = np.asarray(model.render(codes.reshape(-1, model.code_dim)))
   decoded = decoded.reshape(len(dims), steps, *image.shape[1:])
   originals = np.repeat(image[None], len(dims), axis=0)
   rows = np.concatenate([originals, decoded], axis=1)
@@ -177,6 +178,26 @@ def nearest_neighbour_grid(samples, train, nearest_index, nearest_distance,
   shown = np.asarray(samples)[order]
   neighbours = np.asarray(train)[np.asarray(nearest_index)[order]]
   return grid(paired_rows(shown, neighbours, ncols), ncols, channels)
+
+
+def samples_vs_real_grid(samples, real, channels, rows=8, ncols=4):
+  """`rows` x `ncols` samples on the left, as many held-out sprites on the right.
+
+  The two halves are laid out alike (and separated by an empty column), so
+  the eye compares a sheet of samples with a sheet of real sprites.
+  """
+  count = rows * ncols
+  samples = np.asarray(samples, np.float32)[:count]
+  real = np.asarray(real, np.float32)[spread(count, len(real))]
+  count = min(len(samples), len(real))
+  rows = count // ncols
+  samples, real = samples[:rows * ncols], real[:rows * ncols]
+  gap = np.zeros((rows, 1, *samples.shape[1:]), np.float32)
+  if channels == 3:
+    gap[:] = 1.0  # the RGB canvas is white
+  sheet = np.concatenate([samples.reshape(rows, ncols, *samples.shape[1:]), gap,
+                          real.reshape(rows, ncols, *real.shape[1:])], axis=1)
+  return grid(sheet.reshape(-1, *samples.shape[1:]), 2 * ncols + 1, channels)
 
 
 def pixel_art(images, channels, colours=16, alpha_threshold=0.5, seed=0):
@@ -234,8 +255,9 @@ def spread(count, total):
 def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
   """Writes the evaluation's pictures as PNGs into `directory`.
 
-  Files: reconstructions.png, samples.png, interpolations.png,
-  traversals.png, nearest_neighbors.png and, with `with_pixel_art`,
+  Files: reconstructions.png, samples.png, samples_vs_real.png,
+  interpolations.png, traversals.png, nearest_neighbors.png and, with
+  `with_pixel_art`,
   samples_pixel_art.png (the samples of samples.png, quantised).
 
   Args:
@@ -256,6 +278,7 @@ def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
   pictures = {
       "reconstructions.png": reconstruction_grid(model, shown),
       "samples.png": grid(samples, 8, channels),
+      "samples_vs_real.png": samples_vs_real_grid(result.samples, images, channels),
       "interpolations.png": interpolation_grid(model, ends[:pairs], ends[pairs:2 * pairs]),
       "traversals.png": traversal_grid(
           model, shown[0], most_informative(result.report["kl_per_dim"], 8)),

@@ -85,7 +85,7 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     # Noise for the whole global batch, of which this replica takes its rows:
     # N replicas then draw exactly the z that one device would.
     local = tf.shape(batch)[0]
-    noise = tf.random.stateless_normal([global_batch, model.latent_dim], step_seed(config.seed, step))
+    noise = tf.random.stateless_normal([global_batch, model.code_dim], step_seed(config.seed, step))
     noise = noise[ctx.replica_id_in_sync_group * local:][:local]
     beta = schedules.beta_at(config, step)
     with tf.GradientTape() as tape:
