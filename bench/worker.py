@@ -10,8 +10,8 @@ prints one JSON line, then answers JSON commands on stdin, one line each:
   {"command": "profile"} op time of one traced block by kind of op, input wait
   {"command": "quit"}
 
-Kinds (all train the same `vae.VAE` on the same loss and the same batches):
-  pokevae   `vae.train_step.make_train_fn` driven as train_loop.py drives it
+Kinds (all train the same `vae.model.VAE` on the same loss and the same batches):
+  pokevae   `vae.training.step.make_train_fn` driven as train_loop.py drives it
   keras     a keras.Model whose train_step calls `vae.objectives`, run by fit()
   plain     one tf.function per step, called from a Python for loop
   matmul    a 4096 x 4096 float32 matmul, for the machine's peak rate
@@ -44,7 +44,18 @@ import keras  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import objectives, schedules, train_step  # pylint: disable=wrong-import-position
+from vae import objectives  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position,ungrouped-imports
+try:
+  from vae.model import VAE
+  from vae.training import schedules
+  from vae.training import step as train_step
+  make_model = VAE.from_config
+  data_config = lambda config: config.data  # pylint: disable=unnecessary-lambda-assignment
+except ImportError:  # A source tree from before vae/training/ (levers.py --group code).
+  from vae import schedules, train_step
+  make_model = config_lib.make_model
+  data_config = lambda config: config.data_config()  # pylint: disable=unnecessary-lambda-assignment
 
 
 def cpu_seconds():
@@ -61,7 +72,7 @@ class Setup:
     self.config = config_lib.preset("default", dashboard="plain", **overrides)
     keras.utils.set_random_seed(self.config.seed)
     start = time.perf_counter()
-    self.data = pipelines.load(self.config.data_config())  # Decodes (first pass) into the cache.
+    self.data = pipelines.load(data_config(self.config))  # Decodes (first pass) into the cache.
     self.load_seconds = time.perf_counter() - start
     self.images = sum(self.data.count(s) for s in ("train", "val", "test"))
     self.batch = self.config.batch_size
@@ -93,8 +104,8 @@ def data_options(values):
   return options
 
 
-def noise_for(config, step, batch):
-  return tf.random.stateless_normal([batch, config.latent_dim], train_step.step_seed(config.seed, step))
+def noise_for(config, step, batch, model):
+  return tf.random.stateless_normal([batch, model.code_dim], train_step.step_seed(config.seed, step))
 
 
 class PokeVAE:
@@ -105,7 +116,7 @@ class PokeVAE:
     self.config, self.batch = config, setup.batch
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
-      self.model = config_lib.make_model(config)
+      self.model = make_model(config)
       self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
       self.optimizer.build(self.model.trainable_variables)
       self.state = train_step.TrainState(name="train_state")
@@ -133,11 +144,11 @@ class PokeVAE:
     variables = model.trainable_variables
 
     @tf.function(input_signature=[tf.TensorSpec(
-        [self.batch, config.image_size, config.image_size, config.channels], tf.float32)])
+        [self.batch, *model.image_shape], tf.float32)])
     def one_step(x):
       step = optimizer.iterations
       with tf.GradientTape() as tape:
-        terms = objectives.elbo_terms(model, x, noise=noise_for(config, step, self.batch))
+        terms = objectives.elbo_terms(model, x, noise=noise_for(config, step, self.batch, model))
         loss = objectives.training_loss(terms, beta=schedules.beta_at(config, step))
       grads = tape.gradient(loss, variables)
       grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
@@ -195,7 +206,7 @@ class KerasVAE(keras.Model):
     step = self.optimizer.iterations
     variables = self.vae.trainable_variables
     with tf.GradientTape() as tape:
-      terms = objectives.elbo_terms(self.vae, data, noise=noise_for(config, step, tf.shape(data)[0]))
+      terms = objectives.elbo_terms(self.vae, data, noise=noise_for(config, step, tf.shape(data)[0], self.vae))
       loss = objectives.training_loss(terms, beta=schedules.beta_at(config, step))
     grads = tape.gradient(loss, variables)
     self.optimizer.apply(grads, variables)
@@ -228,7 +239,7 @@ class KerasFit:
     import queue  # pylint: disable=import-outside-toplevel
     import threading  # pylint: disable=import-outside-toplevel
     config = setup.config
-    vae = config_lib.make_model(config)
+    vae = make_model(config)
     optimizer = keras.optimizers.Adam(learning_rate=LRSchedule(config, setup.total_steps),
                                       global_clipnorm=config.clip_norm)
     optimizer.build(vae.trainable_variables)
@@ -277,7 +288,7 @@ class Plain:
 
   def __init__(self, setup):
     config = setup.config
-    model = config_lib.make_model(config)
+    model = make_model(config)
     optimizer = keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm)
     optimizer.build(model.trainable_variables)
     variables = model.trainable_variables
@@ -288,7 +299,7 @@ class Plain:
       it = optimizer.iterations
       optimizer.learning_rate.assign(schedules.lr_at(config, it, total_steps))
       with tf.GradientTape() as tape:
-        terms = objectives.elbo_terms(model, x, noise=noise_for(config, it, tf.shape(x)[0]))
+        terms = objectives.elbo_terms(model, x, noise=noise_for(config, it, tf.shape(x)[0], model))
         loss = objectives.training_loss(terms, beta=schedules.beta_at(config, it))
       optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
       return loss

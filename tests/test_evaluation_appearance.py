@@ -1,10 +1,10 @@
-"""Tests for vae/appearance.py on pictures whose answers are known."""
+"""Tests for vae/evaluation/appearance.py on pictures whose answers are known."""
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from vae import appearance
+from vae.evaluation import appearance
 
 SIZE = 64
 

@@ -1,4 +1,4 @@
-"""Tests for vae/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
+"""Tests for vae/evaluation/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
 
 import os
 
@@ -14,7 +14,8 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import export  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
+from vae.evaluation import export  # pylint: disable=wrong-import-position
 
 # The logistic likelihood renders the most probable 8-bit level, so outputs
 # are multiples of 1/255. The loaded graph may fuse and order float ops
@@ -65,7 +66,7 @@ class ExportTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     tf.random.set_seed(1)
-    cls.model = config_lib.make_model(config_lib.preset("smoke"))
+    cls.model = VAE.from_config(config_lib.preset("smoke"))
     cls.tmp = tempfile.TemporaryDirectory()
     cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
                                   config_json='{"latent_dim": 8}')

@@ -1,4 +1,4 @@
-"""Tests for vae/pictures.py: picture layouts, slerp and pixel-art quantisation."""
+"""Tests for vae/evaluation/pictures.py: picture layouts, slerp and pixel-art quantisation."""
 
 import os
 
@@ -12,7 +12,9 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import evaluation, pictures  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
+from vae.evaluation import pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 SIZE = 32
 SCALE = pictures.display_scale(SIZE)  # 4: a 32 px sprite shows 128 px wide.
@@ -47,7 +49,7 @@ class PicturesTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     tf.random.set_seed(0)
-    cls.model = config_lib.make_model(config_lib.preset("smoke"))
+    cls.model = VAE.from_config(config_lib.preset("smoke"))
     cls.images = sprites(16)
 
   def test_slerp_keeps_the_ends_and_follows_the_great_circle(self):

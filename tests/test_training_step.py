@@ -1,4 +1,4 @@
-"""Tests for vae.train_step: the NaN guard, loss scaling and multi-device parity."""
+"""Tests for vae.training.step: the NaN guard, loss scaling and multi-device parity."""
 
 import os
 import subprocess
@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from vae import config as config_lib
-from vae import train_step
+from vae.model import VAE
+from vae.training import step as train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +20,7 @@ def build(config, strategy=None):
   strategy = strategy or tf.distribute.get_strategy()
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
-    model = config_lib.make_model(config)
+    model = VAE.from_config(config)
     optimizer = keras.optimizers.Adam(config.lr)
     optimizer.build(model.trainable_variables)
     state = train_step.TrainState()
@@ -30,7 +31,7 @@ def build(config, strategy=None):
 
 def batches(config, count, poison=None):
   rng = np.random.default_rng(0)
-  shape = (count, config.batch_size, config.image_size, config.image_size, config.channels)
+  shape = (count, config.batch_size, config.data.image_size, config.data.image_size, config.data.channels)
   data = rng.integers(0, 256, shape).astype(np.float32) / 255.0
   if poison is not None:
     data[poison, 0, 0, 0, 0] = np.nan
@@ -117,7 +118,7 @@ _PARITY_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tests.test_train_step import batches, build
+    from tests.test_training_step import batches, build
     from vae import config as config_lib
     config = config_lib.preset("smoke", batch_size=8, lr=1e-3, beta_schedule="constant")
     data = batches(config, 3)

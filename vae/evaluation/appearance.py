@@ -25,7 +25,7 @@ the figures.
 import cv2
 import numpy as np
 
-from vae import metrics
+from vae.evaluation import metrics
 
 ONE_PIECE_SHARE = 0.9
 MIN_AREA, MAX_AREA = 0.03, 0.97
