@@ -67,6 +67,9 @@ def parse_args(argv=None):
   parser.add_argument("--sampler", choices=("prior", "expost"), default=None,
                       help="draw the global latent of samples from the prior or the "
                            "ex-post density (default: the run's --sampler)")
+  parser.add_argument("--expost-latents", choices=("top", "all"), default=None,
+                      help="with --sampler expost: fit the density to the global latent "
+                           "only, or to the whole code (default: the run's setting)")
   parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
   parser.add_argument("--export", default=None, metavar="DIR",
                       help="also write the model as a SavedModel to DIR")
@@ -163,7 +166,8 @@ def run(args):
   model, config, config_path, result = report_lib.report_on_run(
       args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
       iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
-      temperature=args.temperature, seed=args.seed, sampler=args.sampler)
+      temperature=args.temperature, seed=args.seed, sampler=args.sampler,
+      expost_latents=args.expost_latents)
   out = args.out or os.path.join(os.path.dirname(config_path), "eval")
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:

@@ -25,6 +25,7 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
 SAMPLERS = ("prior", "expost")
+EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
 
 # The DataConfig fields, which flags and old flat config.json files name directly.
@@ -53,8 +54,9 @@ class Config:
   grid_size: int = 0  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
   grid_channels: int = 4
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
-  sampler: str = "prior"  # prior | expost: where samples draw the global latent from.
-  expost_components: int = 16  # most components of the ex-post mixture (vae/expost.py).
+  sampler: str = "prior"  # prior | expost: where samples draw their latents from.
+  expost_latents: str = "all"  # top | all: the ex-post density's latents (vae/expost.py).
+  expost_components: int = 4  # most components of the ex-post mixture.
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
   beta: float = 1.0
@@ -112,6 +114,7 @@ class Config:
     check_choice("likelihood", self.likelihood, LIKELIHOODS)
     check_choice("prior", self.prior, PRIORS)
     check_choice("sampler", self.sampler, SAMPLERS)
+    check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
     check_choice("dashboard", self.dashboard, DASHBOARDS)
     # The model's stages halve the image; DataConfig allows any size from 8 px.
     if self.data.image_size not in (32, 64, 96, 128):
@@ -183,13 +186,21 @@ def preset(name: str, **overrides) -> Config:
   return replace(Config(), **{**PRESETS[name], **overrides, "preset": name})
 
 
+# Model fields added after runs had been made, with the values of the model
+# those runs trained: a config.json without them is of such a run, and must
+# rebuild that model, not today's default.
+_BEFORE_THE_FIELD = dict(grid_size=0, grid_channels=4, grid_temperature=1.0, sampler="prior",
+                         expost_latents="top", expost_components=16)
+
+
 def from_dict(values: dict) -> Config:
   """Rebuilds a Config from `json.loads(config.to_json())`; unknown keys are an error.
 
   Also takes the flat layout of config.json files written before the data
-  settings were nested: `image_size` etc. at the top level, no `data`.
+  settings were nested: `image_size` etc. at the top level, no `data`; and
+  files written before the latent grid and the ex-post sampler existed.
   """
-  values = dict(values)
+  values = {**_BEFORE_THE_FIELD, **values}
   data = dict(values.pop("data", {}))
   data.update({name: values.pop(name) for name in DATA_FIELDS if name in values})
   known = {f.name for f in dataclasses.fields(Config)}

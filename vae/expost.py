@@ -177,14 +177,15 @@ MAX_FIT_CODES = 8192
 
 
 def _codes(model, batches, limit):
-  """Posterior means of the global latent for up to `limit` images, [N, D]."""
+  """Posterior means of what the density covers, for up to `limit` images, [N, D]."""
+  encode = model.encode if model.expost_latents == "all" else model.encoder
   codes, count = [], 0
   for batch in batches:
-    codes.append(model.encoder(tf.convert_to_tensor(batch, tf.float32)).mean().numpy())
+    codes.append(encode(tf.convert_to_tensor(batch, tf.float32)).mean().numpy())
     count += len(codes[-1])
     if count >= limit:
       break
-  return np.concatenate(codes)[:limit] if codes else np.zeros((0, model.latent_dim))
+  return np.concatenate(codes)[:limit] if codes else np.zeros((0, model.expost.latent_dim))
 
 
 def fit_model(model, train_batches, val_batches, step, seed=0):

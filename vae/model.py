@@ -50,6 +50,7 @@ class VAE(tf.Module):
                prior=config.prior, prior_components=config.prior_components,
                grid_size=config.grid_size, grid_channels=config.grid_channels,
                grid_temperature=config.grid_temperature, sampler=config.sampler,
+               expost_latents=config.expost_latents,
                expost_components=config.expost_components,
                compute_dtype=compute_dtype, name=name)
 
@@ -62,6 +63,7 @@ class VAE(tf.Module):
                prior=_DEFAULT.prior, prior_components=_DEFAULT.prior_components,
                grid_size=_DEFAULT.grid_size, grid_channels=_DEFAULT.grid_channels,
                grid_temperature=_DEFAULT.grid_temperature, sampler=_DEFAULT.sampler,
+               expost_latents=_DEFAULT.expost_latents,
                expost_components=_DEFAULT.expost_components,
                compute_dtype=tf.float32, name=None):
     """Creates the model and all its variables.
@@ -92,9 +94,14 @@ class VAE(tf.Module):
         global one: p(z2|z1) is broad where z1 does not determine the detail,
         and sampling it at full width paints that uncertainty as noise (NVAE
         samples its lower groups at 0.6 to 0.8 for the same reason).
-      sampler: "prior" draws z1 from p(z1); "expost" from the ex-post
-        density fitted to the training codes (`vae/expost.py`), which then
-        exists as variables of the model.
+      sampler: "prior" draws z1 from p(z1) (and z2 from p(z2|z1)); "expost"
+        from the ex-post density fitted to the training codes
+        (`vae/expost.py`), which then exists as variables of the model.
+      expost_latents: what the ex-post density covers: "top", z1 only (z2
+        then comes from p(z2|z1)), or "all", the whole code. The conditional
+        prior draws every grid cell independently given z1, which paints
+        detail as uncorrelated noise; a full-covariance density over the
+        whole code keeps the cells' correlations (outlines stay lines).
       expost_components: most mixture components the ex-post density may use.
       compute_dtype: dtype of the network arithmetic (e.g. tf.bfloat16);
         variables and distributions stay float32.
@@ -117,6 +124,7 @@ class VAE(tf.Module):
     self.grid_size = grid_size
     self.grid_channels = grid_channels if grid_size else 0
     self.sampler = sampler
+    self.expost_latents = expost_latents
     self.grid_temperature = grid_temperature
     self.code_dim = latent_dim + grid_size * grid_size * self.grid_channels
     # The grid sits on encoder stage k's output; the decoder reaches the same
@@ -142,8 +150,17 @@ class VAE(tf.Module):
             widths[self._grid_stage], grid_channels,
             compute_dtype=compute_dtype, name="grid")
       if sampler == "expost":
-        self.expost = expost.ExPostDensity(latent_dim, expost_components,
-                                           name="expost")
+        self.add_expost(expost_latents, expost_components)
+
+  def add_expost(self, latents, components):
+    """Gives the model an (unfitted) ex-post density over `latents` ("top" or "all")."""
+    if latents not in config_lib.EXPOST_LATENTS:
+      raise ValueError(f"expost_latents must be one of {', '.join(config_lib.EXPOST_LATENTS)}, "
+                       f"got {latents!r}")
+    self.expost_latents = latents
+    size = self.code_dim if latents == "all" else self.latent_dim
+    with self.name_scope:
+      self.expost = expost.ExPostDensity(size, components, name="expost")
 
   @property
   def image_shape(self):
@@ -264,6 +281,8 @@ class VAE(tf.Module):
       if not hasattr(self, "expost"):
         raise ValueError("sampler 'expost' needs a model built with sampler='expost'")
       z1 = self.expost(temperature).sample(n, seed=top_seed)
+      if self.expost_latents == "all":
+        return z1
     else:
       z1 = self.prior(temperature).sample(n, seed=top_seed)
     if not self.grid_size:

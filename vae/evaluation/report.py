@@ -297,7 +297,8 @@ def ensure_expost(model, prefix, train, val):
     val = val()
     expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step)
   used = int(np.sum(model.expost.logits.numpy() > -1e8))
-  return dict(components=used, fitted_step=step, refitted=refitted)
+  return dict(components=used, latents=model.expost_latents, fitted_step=step,
+              refitted=refitted)
 
 
 def report_on_run(path, *, which="best", data_dir=None, split="test", **settings):
@@ -308,10 +309,12 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", **settings
   """
   model, config, prefix, config_path = load_model(path, which)
   images, train, heldout = load_split(config, split, data_dir)
-  if settings.get("sampler") == "expost" and not hasattr(model, "expost"):
-    # A run trained to sample from its prior gets an ex-post density here.
-    model.expost = expost.ExPostDensity(model.latent_dim, config.expost_components,
-                                        name="expost")
+  latents = settings.pop("expost_latents", None) or model.expost_latents
+  if settings.get("sampler") == "expost" and (
+      not hasattr(model, "expost") or latents != model.expost_latents):
+    # A run trained to sample from its prior, or asked for a density over other
+    # latents than its own, gets a new ex-post density here (fitted below).
+    model.add_expost(latents, config.expost_components)
   density = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0])
   result = compute_report(model, images, train, heldout, **settings)
   result.report.update(split=split, checkpoint=prefix, expost=density)
