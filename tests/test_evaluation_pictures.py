@@ -157,6 +157,8 @@ class PicturesTest(tf.test.TestCase):
     self.assertEqual(shapes, {
         "reconstructions.png": grid_shape(4, 8),
         "samples.png": grid_shape(3, 8),
+        # 16 held-out sprites and as many of the 20 samples, 4 a side, a gap between.
+        "samples_vs_real.png": grid_shape(4, 9),
         "interpolations.png": grid_shape(6, 10),
         "traversals.png": grid_shape(8, 10),
         "nearest_neighbors.png": grid_shape(4, 8),

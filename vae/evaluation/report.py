@@ -265,6 +265,7 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       num_samples=int(num_samples),
       temperature=float(temperature),
       sampler=sampler,
+      expost=describe_expost(model),
       seed=int(seed))
   return Evaluation(report, images, train, samples, copies["nearest_index"],
                     copies["nearest_distance"])
@@ -286,19 +287,25 @@ def ensure_expost(model, prefix, train, val):
   (called only then), and the report says so.
 
   Returns:
-    None for a model without the density, else {"components", "fitted_step",
-    "refitted"}.
+    Whether the density was refitted (False for a model without one).
   """
   if not hasattr(model, "expost"):
-    return None
+    return False
   step = checkpoint_step(prefix)
   refitted = int(model.expost.fitted_step.numpy()) != step
   if refitted:
     val = val()
     expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step)
-  used = int(np.sum(model.expost.logits.numpy() > -1e8))
-  return dict(components=used, latents=model.expost_latents, fitted_step=step,
-              refitted=refitted)
+  return refitted
+
+
+def describe_expost(model):
+  """None for a model without an ex-post density, else what it is."""
+  if not hasattr(model, "expost"):
+    return None
+  return dict(components=int(np.sum(model.expost.logits.numpy() > -1e8)),
+              latents=model.expost_latents,
+              fitted_step=int(model.expost.fitted_step.numpy()))
 
 
 def report_on_run(path, *, which="best", data_dir=None, split="test", **settings):
@@ -315,9 +322,11 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", **settings
     # A run trained to sample from its prior, or asked for a density over other
     # latents than its own, gets a new ex-post density here (fitted below).
     model.add_expost(latents, config.expost_components)
-  density = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0])
+  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0])
   result = compute_report(model, images, train, heldout, **settings)
-  result.report.update(split=split, checkpoint=prefix, expost=density)
+  result.report.update(split=split, checkpoint=prefix)
+  if result.report["expost"] is not None:
+    result.report["expost"]["refitted_here"] = refitted
   result.report = {k: result.report[k] for k in REPORT_KEYS}
   return model, config, config_path, result
 
