@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -156,6 +157,7 @@ class VariablesTest(tf.test.TestCase, parameterized.TestCase):
                         saved.prior().log_prob(tf.ones([1, 3])))
 
 
+@pytest.mark.slow  # Trains the model end to end.
 class OverfitTest(tf.test.TestCase):
 
   def test_few_hundred_steps_drive_distortion_down_on_a_few_sprites(self):

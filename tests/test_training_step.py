@@ -65,6 +65,7 @@ class TrainStepTest(tf.test.TestCase):
     self.assertLess(total, 1e-6)  # m = (1 - beta_1) * g with |g| clipped to 1e-6.
     self.assertNotAllClose(before[0], model.trainable_variables[0].numpy())
 
+  @pytest.mark.slow  # XLA compiles the step twice.
   def test_xla_compiled_step_runs_and_agrees_with_the_plain_one(self):
     data = fixtures.random_batches(self.config, 2)
     *_, plain = self.run_steps(data[:1], 1)
