@@ -74,12 +74,22 @@ class Run:
     return int(self.optimizer.iterations.numpy())
 
 
-def start(config, resuming):
-  """Builds the run `config` describes, restored from `latest` when resuming.
+def build_trainables(config, strategy):
+  """(model, optimizer, TrainState) for `config`, their variables made in `strategy`'s scope.
 
-  Returns:
-    (`Run`, the path of the restored checkpoint or None).
+  The attribute names of all three are the checkpoint's variable names: a
+  rename would keep earlier runs from resuming.
   """
+  with strategy.scope():
+    model = VAE.from_config(config)
+    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
+    optimizer.build(model.trainable_variables)
+    state = step_lib.TrainState(name="train_state")
+  return model, optimizer, state
+
+
+def start(config, resuming):
+  """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -96,11 +106,7 @@ def start(config, resuming):
   if config.max_steps:
     total_steps = min(total_steps, config.max_steps)
 
-  with strategy.scope():
-    model = VAE.from_config(config)
-    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
-    optimizer.build(model.trainable_variables)
-    state = step_lib.TrainState(name="train_state")
+  model, optimizer, state = build_trainables(config, strategy)
   ckpts = checkpoints.RunCheckpoints(config.out, model=model, optimizer=optimizer,
                                      state=state, keep=config.keep_checkpoints)
   restored = ckpts.restore_latest() if resuming else None
@@ -127,7 +133,7 @@ def start(config, resuming):
   else:
     run.board.message(f"training {n_train} images ({steps_per_epoch} steps/epoch, {total_steps} steps) "
                       f"into {config.out}")
-  return run, restored
+  return run
 
 
 def steps_in_next_call(run, step):
