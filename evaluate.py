@@ -66,6 +66,9 @@ def parse_args(argv=None):
   parser.add_argument("--sampler", choices=("prior", "expost"), default=None,
                       help="draw the global latent of samples from the prior or the "
                            "ex-post density (default: the run's --sampler)")
+  parser.add_argument("--grid-temperature", type=float, default=None,
+                      help="sampling temperature of the latent grid relative to --temperature "
+                           "(default: the run's)")
   parser.add_argument("--expost-latents", choices=("top", "all"), default=None,
                       help="with --sampler expost: fit the density to the global latent "
                            "only, or to the whole code (default: the run's setting)")
@@ -83,6 +86,8 @@ def parse_args(argv=None):
     parser.error(f"--num-samples must be at least 2, got {args.num_samples}")
   if not args.temperature > 0:
     parser.error(f"--temperature must be positive, got {args.temperature}")
+  if args.grid_temperature is not None and not args.grid_temperature > 0:
+    parser.error(f"--grid-temperature must be positive, got {args.grid_temperature}")
   return args
 
 
@@ -166,7 +171,7 @@ def run(args):
       args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
       iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
       temperature=args.temperature, seed=args.seed, sampler=args.sampler,
-      expost_latents=args.expost_latents)
+      expost_latents=args.expost_latents, grid_temperature=args.grid_temperature)
   out = args.out or os.path.join(os.path.dirname(config_path), "eval")
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -88,6 +89,41 @@ class RandomConvFeaturesTest(tf.test.TestCase):
     images = fixtures.blocky_sprites(7, 32)
     self.assertAllClose(features.embed(images, batch_size=3),
                         features.embed(images), atol=1e-6)
+
+
+class MemorizationInFeatureSpaceTest(tf.test.TestCase):
+  """The report's near-copy detector: `metrics.memorization` on these features."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.train = fixtures.sprites(200, size=64, seed=1)
+    cls.heldout = fixtures.sprites(60, size=64, seed=2)
+
+  def detect(self, samples):
+    return metrics.memorization(*(features.directions(features.embed(x))
+                                  for x in (samples, self.train, self.heldout)))
+
+  def test_copies_of_training_sprites_are_near_copies(self):
+    noise = np.random.default_rng(3).integers(-1, 2, self.train[:40].shape) / 255.0
+    copies = np.clip(self.train[:40] + noise * (self.train[:40, ..., 3:] > 0), 0.0, 1.0)
+    result = self.detect(copies.astype(np.float32))
+    self.assertGreater(result["near_copy_fraction"], 0.95)
+    self.assertAllEqual(result["nearest_index"], np.arange(40))
+
+  def test_a_shifted_copy_still_finds_its_original(self):
+    shifted = np.roll(self.train[:40], 1, axis=2)  # one pixel to the right
+    result = self.detect(shifted)
+    self.assertGreater(np.mean(result["nearest_index"] == np.arange(40)), 0.9)
+
+  def test_blurred_new_sprites_are_not_copies_and_find_varied_neighbours(self):
+    # Blurry samples are what a weak VAE draws; under RMS pixel distance they
+    # sit near whichever sprite is smoothest, under plain feature distance near
+    # the sprites with the shortest features (hubs); between directions not.
+    blurred = np.stack([cv2.GaussianBlur(image, (0, 0), 2.0) for image in self.heldout])
+    result = self.detect(blurred)
+    self.assertLess(result["near_copy_fraction"], 0.2)
+    self.assertGreater(len(np.unique(result["nearest_index"])), 0.3 * len(blurred))
 
 
 if __name__ == "__main__":

@@ -51,11 +51,11 @@ class Config:
   logistic_mixtures: int = 1
   prior: str = "normal"
   prior_components: int = 16
-  grid_size: int = 0  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
+  grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
   grid_channels: int = 4
-  grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
-  sampler: str = "prior"  # prior | expost: where samples draw their latents from.
-  expost_latents: str = "all"  # top | all: the ex-post density's latents (vae/expost.py).
+  grid_temperature: float = 0.5  # the grid's sampling temperature relative to the global one.
+  sampler: str = "expost"  # prior | expost: where samples draw their latents from.
+  expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
   expost_components: int = 4  # most components of the ex-post mixture.
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
@@ -77,7 +77,7 @@ class Config:
   plateau_patience: int = 5  # plateau: epochs without improvement before halving.
   clip_norm: float = 20000.0  # global gradient norm clip; the loss is nats per image, so
   # norms in the thousands are normal (bench/README.md): this only stops a rare spike.
-  epochs: int = 400
+  epochs: int = 250
   max_steps: int = 0  # 0: epochs decide.
   max_minutes: float = 0.0  # 0: no time budget; else stop (and save) after it.
   steps_per_call: int = 8  # compiled steps per tf.function call.
@@ -151,12 +151,12 @@ PRESETS = {
     "smoke": dict(image_size=32, widths=(8, 16, 32), latent_dim=8,
                   batch_size=32, epochs=2, max_steps=40, warmup_steps=20,
                   steps_per_call=4, checkpoint_every=20, log_every=10,
-                  patience=5, preview_count=8, lr=1e-3),
+                  patience=5, preview_count=8, lr=1e-3, grid_size=8, grid_channels=2),
     # The best model two CPU cores train in about 20 minutes.
     "default": dict(),
     # Longer and wider, for a GPU or a patient user.
     "quality": dict(widths=(32, 64, 128, 256), res_blocks=1, latent_dim=128,
-                    prior="mog", logistic_mixtures=3, epochs=1000,
+                    grid_channels=8, logistic_mixtures=3, epochs=1000,
                     warmup_steps=5000, patience=60, hue=True),
 }
 

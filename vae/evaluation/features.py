@@ -95,3 +95,17 @@ def embed_with(net, images, batch_size=256):
       batch = tf.image.resize(batch, [EMBED_SIZE, EMBED_SIZE], antialias=True)
     out.append(net(batch).numpy())
   return np.concatenate(out)
+
+
+def directions(feats):
+  """Feature rows scaled to unit length, for comparing what is drawn, not how much.
+
+  A blurry image excites the random filters less than a crisp one: its
+  features are short (about half the length of a real sprite's), so under
+  plain distances every blurry sample lies near the few sprites with the
+  shortest features, and such hubs look like copies. On directions they do
+  not, while a copy still points where its original does.
+  """
+  feats = np.asarray(feats, np.float32)
+  return feats / np.maximum(np.linalg.norm(feats, axis=-1, keepdims=True), 1e-12)
+

@@ -20,9 +20,11 @@ in `REPORT_KEYS`):
   only, so the transparent canvas (cheap to code) does not flatter it.
 * What a viewer sees (`vae/evaluation/appearance.py`): `silhouette`, `sharpness` and
   `alpha_hardness` of samples and reconstructions beside the real sprites'.
-* `memorization`: near-copies of training sprites among the samples, in the
-  feature space (`metrics.memorization`): a blurry sample is close to many
-  sprites in pixel space, so pixel distances flag blobs, not copies.
+* `memorization`: near-copies of training sprites among the samples, between
+  the directions of their features (`metrics.memorization`,
+  `features.directions`): a blurry sample is close to many sprites in pixel
+  space, and to the sprites with the weakest features in feature space, so
+  both flag blobs, not copies.
 * `rate_by_level`: the rate split into the global latent and the grid.
 
 Samples come from the run's sampler (`sampler`: the prior, or the ex-post
@@ -55,7 +57,8 @@ REPORT_KEYS = (
     "kl_per_dim", "rate_by_level", "recon_psnr", "recon_ssim", "silhouette",
     "sharpness", "alpha_hardness", "fd", "kid", "kid_std", "precision",
     "recall", "density", "coverage", "memorization", "split", "num_images",
-    "num_samples", "temperature", "sampler", "expost", "checkpoint", "seed")
+    "num_samples", "temperature", "grid_temperature", "sampler", "expost", "checkpoint",
+    "seed")
 
 # Images per compiled call. The IWAE bound decodes IWAE_BATCH * IWAE_CHUNK
 # images at once: 512, about 0.3 GB of activations for the default 64 px model.
@@ -218,8 +221,9 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
   kid, kid_std = metrics.kernel_distance(real, fake, seed=seed)
   prdc = metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1))
   heldout = images if heldout is None else heldout
-  copies = metrics.memorization(fake, features.embed(train), features.embed(heldout),
-                                quantile=MEMORIZATION_QUANTILE)
+  copies = metrics.memorization(
+      features.directions(fake), features.directions(features.embed(train)),
+      features.directions(features.embed(heldout)), quantile=MEMORIZATION_QUANTILE)
   looks = appearance.compare(heldout, samples=samples,
                              reconstructions=terms["reconstruction"])
 
@@ -254,9 +258,9 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
           threshold=copies["threshold"],
           threshold_definition=(
               f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' RMS "
-              "distance to their nearest training sprite in the feature space of "
-              "vae/features.py; a sample closer than it to a training sprite is a "
-              "near-copy"),
+              "distance to their nearest training sprite, between unit-length feature "
+              "vectors of vae/evaluation/features.py; a sample closer than it to a "
+              "training sprite is a near-copy"),
           sample_median_distance=copies["sample_median_distance"],
           heldout_median_distance=copies["heldout_median_distance"],
           distinct_neighbours=float(
@@ -264,6 +268,7 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       num_images=len(images),
       num_samples=int(num_samples),
       temperature=float(temperature),
+      grid_temperature=float(model.grid_temperature) if model.grid_size else None,
       sampler=sampler,
       expost=describe_expost(model),
       seed=int(seed))
@@ -317,6 +322,9 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", **settings
   model, config, prefix, config_path = load_model(path, which)
   images, train, heldout = load_split(config, split, data_dir)
   latents = settings.pop("expost_latents", None) or model.expost_latents
+  grid_temperature = settings.pop("grid_temperature", None)
+  if grid_temperature is not None:
+    model.grid_temperature = grid_temperature
   if settings.get("sampler") == "expost" and (
       not hasattr(model, "expost") or latents != model.expost_latents):
     # A run trained to sample from its prior, or asked for a density over other
