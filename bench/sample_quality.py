@@ -25,19 +25,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMON = ["--epochs", "100", "--warmup-steps", "600", "--dashboard", "plain", "--fresh"]
 VARIANTS = {
     # The previous default: one global latent of 64.
-    "flat64": ["--grid-size", "0", "--latent-dim", "64", "--sampler", "prior"],
+    "flat64": ["--grid-size", "0", "--latent-dim", "64", "--sampler", "expost"],
     # A global latent of 64 over an 8x8x4 grid.
     "grid8x8x4": ["--grid-size", "8", "--grid-channels", "4", "--latent-dim", "64",
-                  "--sampler", "expost", "--expost-latents", "all"],
-    # A global latent of 64 over a 16x16x4 grid.
+                  "--sampler", "expost"],
+    # A global latent of 64 over a 16x16x4 grid (the default model).
     "grid16x16x4": ["--grid-size", "16", "--grid-channels", "4", "--latent-dim", "64",
-                    "--sampler", "expost", "--expost-latents", "top"],
+                    "--sampler", "expost"],
 }
 # (name, evaluate.py flags): the prior; the ex-post density of the global
-# latent (the grid from p(z2|z1)); the ex-post density of the whole code.
+# latent, the grid drawn from p(z2|z1) at two temperatures; the ex-post
+# density of the whole code.
 SAMPLERS = (
-    ("prior", ["--sampler", "prior"]),
-    ("expost-top", ["--sampler", "expost", "--expost-latents", "top"]),
+    ("prior", ["--sampler", "prior", "--grid-temperature", "1.0"]),
+    ("expost-top", ["--sampler", "expost", "--expost-latents", "top", "--grid-temperature", "1.0"]),
+    ("expost-top-grid0.5", ["--sampler", "expost", "--expost-latents", "top",
+                            "--grid-temperature", "0.5"]),
     ("expost-all", ["--sampler", "expost", "--expost-latents", "all"]),
 )
 COLUMNS = (
@@ -80,8 +83,8 @@ def main():
     with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
       summary = json.load(f)
     for sampler, flags in SAMPLERS:
-      if sampler != "prior" and name.startswith("flat") and sampler.endswith("all"):
-        continue  # without a grid, "all" is the global latent: the row above.
+      if name.startswith("flat") and ("all" in sampler or "grid" in sampler):
+        continue  # without a grid these are the expost-top row again.
       report_path = os.path.join(run_dir, f"eval-{sampler}", "report.json")
       if not args.table_only:
         run([sys.executable, "evaluate.py", "--ckpt", run_dir, *flags, "--out",
