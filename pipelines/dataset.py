@@ -5,24 +5,18 @@ usable file once, through the same tf.data stages the batches come from, so
 that `count()` is exact and every file that fails is named in `summary()`.
 The decoded uint8 images are cached (4x smaller than float32): in memory by
 default, or in tf.data cache files under a directory for sets that do not
-fit, where a second run reads the files and decodes nothing.
+fit, where a second run reads the files and decodes nothing (see `disk_cache`).
 """
 
 import dataclasses
-import glob
-import hashlib
-import json
-import os
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
-from pipelines import canvas, decode, probe, sources, transforms
+from pipelines import canvas, decode, disk_cache, probe, sources, transforms
 from pipelines.config import SPLITS, DataConfig, background_rgb
 from pipelines.errors import NoImagesError, SkipFile
 
-_CACHE_VERSION = 1  # Bump when decoding changes what a cache file holds.
 # Shuffle window for sets read from disk: bounded in bytes (16384 sprites at 64 px).
 _SHUFFLE_BYTES = 256 * 2**20
 
@@ -130,20 +124,24 @@ def load(config: DataConfig) -> SpriteData:
   """
   records = sources.scan(config)
   decoder = _Decoder(config)
+  on_disk = config.cache not in ("memory", "none")
   decoded, outcomes = {}, {}
   for split in SPLITS:
     paths = [r.path for r in records if r.split == split and r.ok]
-    prefix = _cache_prefix(config, split, paths)
-    decoded[split] = _decode_stages(decoder, paths, config, prefix)
-    if prefix and _cache_complete(prefix):
-      outcomes.update(json.loads(pathlib.Path(f"{prefix}.outcomes.json").read_text()))
+    prefix = disk_cache.prefix_for(config, split, paths) if on_disk else ""
+    if prefix and disk_cache.is_complete(prefix):
+      outcomes.update(disk_cache.read_outcomes(prefix))
+      decoded[split] = _decode_stages(decoder, paths, config, prefix)
       continue
+    # Other processes may fill the same cache: write a private one, then publish it.
+    writing = disk_cache.temporary_prefix(prefix) if prefix else ""
+    decoded[split] = _decode_stages(decoder, paths, config, writing)
     for _ in decoded[split].batch(1024):  # One pass decodes and fills the cache.
       pass
     outcomes.update({p: decoder.outcomes[p] for p in paths})
     if prefix:
-      pathlib.Path(f"{prefix}.outcomes.json").write_text(
-          json.dumps({p: decoder.outcomes[p] for p in paths}))
+      disk_cache.publish(writing, prefix, {p: decoder.outcomes[p] for p in paths})
+      decoded[split] = _decode_stages(decoder, paths, config, prefix)
   records = [_with_outcome(r, outcomes.get(r.path)) for r in records]
   if not any(r.images for r in records):
     raise NoImagesError(sources.no_images_message(config.folder, records))
@@ -207,29 +205,6 @@ def _decode_stages(decoder, paths, config, prefix):
   if config.cache == "none":
     return images
   return images.cache(prefix)
-
-
-def _cache_prefix(config, split, paths):
-  """A cache file name unique to the settings and the files it holds, or ""."""
-  if config.cache in ("memory", "none"):
-    return ""
-  folder = config.folder.resolve()
-  stats = [os.stat(folder / p) for p in paths]
-  files = [(p, st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats)]
-  key = json.dumps([_CACHE_VERSION, str(folder), config.image_size, config.scale,
-                    config.frames, files])
-  directory = pathlib.Path(config.cache).expanduser()
-  directory.mkdir(parents=True, exist_ok=True)
-  return str(directory / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
-
-
-def _cache_complete(prefix):
-  """True if a finished cache exists; otherwise clears what a crashed run left."""
-  if os.path.exists(f"{prefix}.index") and os.path.exists(f"{prefix}.outcomes.json"):
-    return True
-  for stale in glob.glob(glob.escape(prefix) + "[._]*"):
-    os.remove(stale)
-  return False
 
 
 def _with_outcome(record, outcome):
