@@ -32,9 +32,13 @@ def read_frames(data: bytes, frames: str = "first") -> list[np.ndarray]:
     alpha, in RGBA order.
 
   Raises:
-    SkipFile: the bytes are not a supported, complete, reasonably sized image.
+    SkipFile: the bytes are not a supported, complete, reasonably sized image,
+      or with frames="all", its frames together exceed
+      `probe.MAX_ANIMATION_PIXELS` (checked before anything is decoded).
   """
   info = probe.probe(data)
+  if frames == "all":
+    probe.check_animation_size(data, info)
   if info.format == "gif":
     data = _repair_gif_background_index(data)
   buffer = np.frombuffer(data, np.uint8)

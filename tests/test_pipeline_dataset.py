@@ -140,6 +140,18 @@ class CacheAndFramesTest(tf.test.TestCase):
     self.assertEqual(every.count(split), 4)
     self.assertEqual(len(every.array(split)), 4)
 
+  def test_frames_all_names_an_animation_over_the_pixel_cap_in_the_skip_list(self):
+    root = fx.sprite_folder(_tempdir(self), ["1.png", "2.png"])
+    frames = [fx.sprite(box=(2 + i, 3, 10 + i, 12)) for i in range(3)]  # 3 x 20 x 30 pixels.
+    fx.write_animated_gif(os.path.join(root, "3.gif"), frames)
+    with mock.patch.object(dataset.decode.probe, "MAX_ANIMATION_PIXELS", 3 * 20 * 30 - 1):
+      every = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16, frames="all"))
+      first = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16))
+    self.assertEqual(every.summary()["skipped"], [{
+        "path": "3.gif", "reason": "too many pixels with frames=all: 3 frames of 30x20 exceed "
+                                   "the cap of 1799 pixels (frames=first reads one)"}])
+    self.assertEqual(first.summary()["skipped"], [])
+
 
 class BadInputTest(tf.test.TestCase):
   """Broken files are skipped and named; only a folder with nothing usable stops the run."""
