@@ -113,6 +113,24 @@ class ColourModeTest(tf.test.TestCase):
     (frame,) = _read(path)
     self.assertAllEqual(frame[0], [(255, 255, 255, 255), (7, 7, 7, 255)])
 
+  def test_16_bit_gray_with_trns_keeps_its_transparency(self):
+    # OpenCV alone returns both pixels opaque; tRNS marks grey 257 * 7 transparent.
+    path = fx.raw_png(os.path.join(self.dir, "g16t.png"), 3, 1, 0, 16,
+                      struct.pack(">3H", 65535, 257 * 7, 257 * 7 + 1), trns=struct.pack(">H", 257 * 7))
+    self.assertEqual(cv2.imread(path, cv2.IMREAD_UNCHANGED).ndim, 2)
+    (frame,) = _read(path)
+    self.assertAllEqual(frame[0], [(255, 255, 255, 255), (7, 7, 7, 0), (7, 7, 7, 255)])
+
+  def test_low_bit_depth_gray_with_trns_keeps_its_transparency(self):
+    for bit_depth, row, grey in [(8, bytes([9, 200]), 9), (4, bytes([0x3F]), 51),
+                                 (2, bytes([0b01110000]), 85), (1, bytes([0b01000000]), 0)]:
+      transparent = {8: 9, 4: 3, 2: 1, 1: 0}[bit_depth]
+      path = fx.raw_png(os.path.join(self.dir, f"g{bit_depth}t.png"), 2, 1, 0, bit_depth, row,
+                        trns=struct.pack(">H", transparent))
+      (frame,) = _read(path)
+      self.assertAllEqual(frame[0, 0], (grey, grey, grey, 0), msg=bit_depth)
+      self.assertEqual(frame[0, 1, 3], 255, msg=bit_depth)
+
   def test_rgb_without_alpha_is_opaque(self):
     path = fx.raw_png(os.path.join(self.dir, "rgb.png"), 1, 1, 2, 8, bytes([10, 20, 30]))
     (frame,) = _read(path)
