@@ -56,7 +56,6 @@ class SpriteData:
     _check_split(split)
     if batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    config = self.config
     # list -> decode -> cache happened in load(); this reads the cache.
     images = self._decoded[split]
     if training:
@@ -68,11 +67,73 @@ class SpriteData:
     if training:
       # One [2] seed per batch drives its augmentation, fresh each epoch.
       seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-      # Augment after the cache, so each epoch sees new variants of the sprites.
-      batches = tf.data.Dataset.zip(batches, seeds).map(
-          lambda batch, s: transforms.augment(
-              batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
-          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      batches = self._augment(tf.data.Dataset.zip(batches, seeds))
+    return self._finish(batches)
+
+  def steps_per_epoch(self, batch_size: int) -> int:
+    """Full training batches per epoch (`train_epoch` drops the remainder)."""
+    return self.count("train") // batch_size
+
+  def train_epoch(self, batch_size, *, seed, epoch, start=0, shard=0, shards=1):
+    """Training batches of one epoch, from its `start`-th: a pure function of the arguments.
+
+    An exact resume, and several workers that must agree, need the batch of
+    step s to be the same whenever and by whomever it is computed. So epoch e
+    is the training images shuffled with a seed made of (seed, e), cut into
+    `steps_per_epoch` full batches, and its batch b is augmented with the
+    stateless seed (seed, s) of its global step s = e * steps_per_epoch + b.
+    The position in the data is then the step counter (`optimizer.iterations`),
+    which every checkpoint holds already: the input pipeline adds nothing to a
+    checkpoint, whatever the size of the data set.
+
+    Args:
+      batch_size: Images per step, over all shards (the global batch).
+      seed: The run's seed.
+      epoch: The epoch, from 0.
+      start: The first batch to give. Resuming mid-epoch skips `start *
+        batch_size` images after the shuffle: at most one epoch of cache
+        reads, never a decode.
+      shard: Which rows to keep: rows [shard * b, (shard + 1) * b) of each
+        global batch, with b = batch_size // shards. Every shard computes the
+        whole batch and keeps its rows, so shards together see exactly what one
+        process would (the price: each redoes the augmentation of the batch).
+      shards: How many shards (input pipelines, one per worker) share a batch.
+
+    Returns:
+      A `tf.data.Dataset` of `steps_per_epoch(batch_size) - start` float32
+      batches [batch_size // shards, S, S, C].
+    """
+    if batch_size < 1 or batch_size % shards:
+      raise ValueError(f"batch_size must be a positive multiple of {shards} (the input "
+                       f"pipelines), got {batch_size}")
+    if not 0 <= shard < shards:
+      raise ValueError(f"shard must be in [0, {shards}), got {shard}")
+    steps = self.steps_per_epoch(batch_size)
+    if not 0 <= start <= steps:
+      raise ValueError(f"start must be in [0, {steps}] for an epoch of {steps} batches, got {start}")
+    epoch_seed = int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
+    images = self._decoded["train"].shuffle(self._shuffle_buffer("train"), seed=epoch_seed,
+                                            reshuffle_each_iteration=False)
+    batches = images.skip(start * batch_size).batch(batch_size, drop_remainder=True)
+    first_step = epoch * steps + start
+    step_seeds = tf.data.Dataset.range(first_step, (epoch + 1) * steps).map(
+        lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
+    batches = self._augment(tf.data.Dataset.zip(batches, step_seeds))
+    if shards > 1:
+      rows = batch_size // shards
+      batches = batches.map(lambda batch: batch[shard * rows:(shard + 1) * rows])
+    return self._finish(batches)
+
+  def _augment(self, batches_and_seeds):
+    config = self.config
+    # Augment after the cache, so each epoch sees new variants of the sprites.
+    return batches_and_seeds.map(
+        lambda batch, s: transforms.augment(
+            batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+  def _finish(self, batches):
+    config = self.config
     if config.channels == 3:
       # Composite after augmenting, so shifted-in pixels show the background.
       rgb = background_rgb(config.background)
