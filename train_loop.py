@@ -28,7 +28,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import objectives, previews  # pylint: disable=wrong-import-position
-from vae.training import checkpoints  # pylint: disable=wrong-import-position
+from vae.training import checkpoints, cluster  # pylint: disable=wrong-import-position
 from vae.training import step as train_step  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.training.dashboard import make_dashboard  # pylint: disable=wrong-import-position
@@ -44,24 +44,17 @@ class Stop(Exception):
   """Raised by the SIGTERM handler so the loop saves like on Ctrl-C."""
 
 
-def make_strategy(name):
-  if name == "mirrored":
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    return tf.distribute.MirroredStrategy(devices)
-  if name == "multiworker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
 def resolve_config(args):
   """The run's config: flags over the preset, or flags over a resumed run's config."""
   config = config_lib.from_args(args)
+  if config.strategy == "multiworker" and not config.out:
+    raise ValueError("--strategy multiworker needs --out, the same on every worker")
   if not config.out:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     config = dataclasses.replace(config, out=os.path.join("runs", f"{config.preset}-{stamp}"))
   saved = os.path.join(config.out, checkpoints.CONFIG_NAME)
-  if config.fresh or not os.path.exists(saved):
+  # Only the chief reads the run dir; other workers follow its decision (see train).
+  if config.fresh or not os.path.exists(saved) or not cluster.is_chief(config.strategy):
     return config, False
   previous = config_lib.load(saved)
   given = vars(args)
@@ -86,12 +79,15 @@ def validate(evaluate, dataset, count, image_shape):
 
 def train(config, resuming, log=print):
   """Runs (or resumes) one training run; returns the summary dict."""
+  strategy = cluster.make_strategy(config.strategy)  # First: multi-worker needs it so.
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
-  strategy = make_strategy(config.strategy)
-  os.makedirs(config.out, exist_ok=True)
-  config_lib.save(config, os.path.join(config.out, checkpoints.CONFIG_NAME))
+  chief = cluster.is_chief(config.strategy)
+  run_dir = cluster.run_dir(config.out, config.strategy)  # A temporary dir on other workers.
+  resuming = cluster.agree(strategy, resuming)  # The chief's choice, on every worker.
+  if chief:
+    config_lib.save(config, os.path.join(run_dir, checkpoints.CONFIG_NAME))
 
   data = pipelines.load(config.data_config())
   global_batch = config.batch_size
@@ -110,23 +106,24 @@ def train(config, resuming, log=print):
     optimizer = keras.optimizers.Adam(learning_rate=config.lr)
     optimizer.build(model.trainable_variables)
     state = train_step.TrainState(name="train_state")
-  ckpts = checkpoints.RunCheckpoints(config.out, model=model, optimizer=optimizer,
+  ckpts = checkpoints.RunCheckpoints(run_dir, model=model, optimizer=optimizer,
                                      state=state, keep=config.keep_checkpoints)
-  restored = ckpts.restore_latest() if resuming else None
-  if restored is None:
-    ckpts.save("latest", 0)  # A good state to roll back to from the first step.
+  # Every worker resumes from the chief's checkpoint, then saves its own copy
+  # (workers roll back to their own); every worker takes part in every save.
+  restored = ckpts.restore_latest(os.path.join(config.out, "checkpoints", "latest")) if resuming else None
+  ckpts.save("latest", int(optimizer.iterations.numpy()))  # A good state to roll back to.
 
   train_fn = train_step.make_train_fn(model, optimizer, strategy, config, state,
                                       total_steps=total_steps, global_batch=global_batch)
   evaluate = train_step.make_eval_fn(model, config)
-  train_ds = data.dataset("train", global_batch, training=True, seed=config.seed,
-                          drop_remainder=True).repeat()
-  iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+  # The batches of step s are a function of (seed, s): the position in the data
+  # is optimizer.iterations, so a resumed run sees what it would have seen.
+  iterator = None
   val_ds = data.dataset("val", 256, training=False)
   n_val = data.count("val")
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
   preview_z = model.prior().sample(len(preview_images), seed=[config.seed, 1])
-  writer = tf.summary.create_file_writer(os.path.join(config.out, "tb"))
+  writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
 
   step = int(optimizer.iterations.numpy())
   board = make_dashboard(config.dashboard, total_steps, start_step=step)
@@ -164,6 +161,8 @@ def train(config, resuming, log=print):
     if rollbacks > config.max_rollbacks:
       return False
     path = ckpts.restore_latest()
+    nonlocal iterator
+    iterator = None  # Back at the restored step's batches.
     state.skipped_steps.assign(skipped)
     state.rollbacks.assign(rollbacks)
     state.lr_scale.assign(lr_scale)
@@ -191,7 +190,7 @@ def train(config, resuming, log=print):
     if improved:
       ckpts.save("best", step)
     grid = previews.preview_grid(model, preview_images, preview_z, config.channels)
-    pipelines.write_png(os.path.join(config.out, "previews", f"epoch_{epoch:04d}.png"), grid)
+    pipelines.write_png(os.path.join(run_dir, "previews", f"epoch_{epoch:04d}.png"), grid)
     with writer.as_default(step=step):
       tf.summary.scalar("val/elbo", means["elbo"])
       tf.summary.scalar("val/distortion", means["distortion"])
@@ -208,6 +207,7 @@ def train(config, resuming, log=print):
     raise Stop()
 
   previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+  lost = None
   try:
     # A kill between an epoch's last step and its validation left it unvalidated.
     if step and step % steps_per_epoch == 0 and state.validated_epochs.numpy() < step // steps_per_epoch:
@@ -217,6 +217,8 @@ def train(config, resuming, log=print):
       epoch_end = (step // steps_per_epoch + 1) * steps_per_epoch
       n = min(config.steps_per_call, epoch_end - step, total_steps - step)
       tic = time.perf_counter()
+      if iterator is None or step % steps_per_epoch == 0:
+        iterator = cluster.epoch_iterator(strategy, data, global_batch, config.seed, step)
       out = train_fn(iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
       out = {k: v.numpy() for k, v in out.items()}
       seconds = time.perf_counter() - tic
@@ -247,16 +249,27 @@ def train(config, resuming, log=print):
         ckpts.save("latest", step)
       if step % steps_per_epoch == 0 and end_of_epoch(epoch):
         stop_reason = "early stopping"
-      if config.max_minutes and time.time() - start_time > config.max_minutes * 60:
+      over_time = bool(config.max_minutes) and time.time() - start_time > config.max_minutes * 60
+      if config.max_minutes and cluster.agree(strategy, over_time):
         stop_reason = "time budget"
   except (KeyboardInterrupt, Stop):
     stop_reason = "interrupted"
+  except cluster.PEER_ERRORS as error:
+    if config.strategy != "multiworker":
+      raise
+    stop_reason, lost = "worker lost", error
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
-    if stop_reason != "diverged":
+    if stop_reason not in ("diverged", "worker lost"):
       ckpts.save("latest", step)
     writer.close()
     board.close()
+  if lost is not None:
+    cluster.remove_worker_dir(run_dir, config.out)
+    raise cluster.WorkerLost(
+        f"{cluster.task_name(config.strategy)}: a peer stopped answering "
+        f"({cluster.lost_message(lost)}); rerun the same command on every worker to resume "
+        f"from the chief's last checkpoint in {os.path.join(config.out, 'checkpoints', 'latest')}")
 
   best = float(state.best_val_bpd.numpy())
   dims = math.prod(image_shape)
@@ -276,8 +289,9 @@ def train(config, resuming, log=print):
       "best_checkpoint": ckpts.best.latest_checkpoint,
       "skipped_files": len(data.summary().get("skipped", [])),
   }
-  with open(os.path.join(config.out, "summary.json"), "w", encoding="utf-8") as f:
+  with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=2)
+  cluster.remove_worker_dir(run_dir, config.out)
   log(f"{stop_reason} at step {step} ({summary['epochs']:.1f} epochs) in {summary['wall_time_s']:.0f} s, "
       f"{summary['images_per_s']:.0f} images/s; best val bits/dim {summary['best_val_bpd']}; "
       f"skipped steps {summary['skipped_steps']}, rollbacks {summary['rollbacks']}; run in {config.out}")
@@ -290,7 +304,8 @@ def main(argv=None):
   try:
     config, resuming = resolve_config(args)
     summary = train(config, resuming)
-  except (ValueError, OSError, checkpoints.NoCheckpointError, pipelines.NoImagesError) as error:
+  except (ValueError, OSError, checkpoints.NoCheckpointError, pipelines.NoImagesError,
+          cluster.WorkerLost) as error:
     print(f"train_loop.py: error: {error}", file=sys.stderr)
     return 2
   return 130 if summary["stop_reason"] == "interrupted" else 0
