@@ -265,10 +265,9 @@ def train(config, resuming, log=print):
     writer.close()
     board.close()
   if lost is not None:
-    cluster.remove_worker_dir(run_dir, config.out)
     raise cluster.WorkerLost(
-        f"{cluster.task_name(config.strategy)}: a peer stopped answering "
-        f"({cluster.lost_message(lost)}); rerun the same command on every worker to resume "
+        f"{cluster.task_name(config.strategy)} lost contact with "
+        f"{cluster.lost_message(lost)}; rerun the same command on every worker to resume "
         f"from the chief's last checkpoint in {os.path.join(config.out, 'checkpoints', 'latest')}")
 
   best = float(state.best_val_bpd.numpy())
@@ -291,7 +290,6 @@ def train(config, resuming, log=print):
   }
   with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=2)
-  cluster.remove_worker_dir(run_dir, config.out)
   log(f"{stop_reason} at step {step} ({summary['epochs']:.1f} epochs) in {summary['wall_time_s']:.0f} s, "
       f"{summary['images_per_s']:.0f} images/s; best val bits/dim {summary['best_val_bpd']}; "
       f"skipped steps {summary['skipped_steps']}, rollbacks {summary['rollbacks']}; run in {config.out}")

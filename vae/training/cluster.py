@@ -25,8 +25,8 @@ on every worker resumes from the chief's last checkpoint.
 """
 
 import json
+import re
 import os
-import shutil
 import tempfile
 
 import tensorflow as tf
@@ -38,6 +38,9 @@ COLLECTIVE_TIMEOUT_S = 300
 # (Unavailable), timed out (DeadlineExceeded), or the peer restarted (FailedPrecondition).
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                tf.errors.FailedPreconditionError)
+
+
+_WORKER_DIRS = []
 
 
 class WorkerLost(RuntimeError):
@@ -80,24 +83,23 @@ def task_name(strategy_name) -> str:
 
 
 def run_dir(out, strategy_name):
-  """Where this process writes: `out` on the chief, a fresh temporary directory elsewhere."""
+  """Where this process writes: `out` on the chief, elsewhere a temporary directory
+  that is removed when the process exits (normally or by an exception)."""
   if is_chief(strategy_name):
     os.makedirs(out, exist_ok=True)
     return out
-  return tempfile.mkdtemp(prefix="pokevae-worker-")
-
-
-def remove_worker_dir(directory, out):
-  if os.path.abspath(directory) != os.path.abspath(out):
-    shutil.rmtree(directory, ignore_errors=True)
+  temporary = tempfile.TemporaryDirectory(prefix="pokevae-worker-")  # pylint: disable=consider-using-with
+  _WORKER_DIRS.append(temporary)  # Its finalizer removes it at exit.
+  return temporary.name
 
 
 def agree(strategy, flag: bool) -> bool:
   """True on every worker if `flag` is True on any (an all-reduce; the flag alone otherwise)."""
   if strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
-    value = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.MAX, tf.constant(float(flag))))
-    return bool(strategy.experimental_local_results(value)[0].numpy() > 0.0)
+    # Eager: one scalar now and then (TensorFlow warns once that eager collectives are slow).
+    total = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, tf.constant(float(flag))))
+    return bool(strategy.experimental_local_results(total)[0].numpy() > 0.0)
   return flag
 
 
@@ -124,9 +126,22 @@ def epoch_iterator(strategy, data, global_batch, seed, step):
 
 
 def lost_message(error) -> str:
-  """The first line of a collective's error, without TensorFlow's op suffix."""
-  text = (str(getattr(error, "message", "") or error).strip().splitlines() or [""])[0]
-  return text.split(" [Op:")[0].strip()
+  """What a collective's error says about the lost peer, in a few words.
+
+  TensorFlow's message is many lines (graph context, gRPC details); keep the
+  peer it names and the line that says what went wrong.
+  """
+  text = str(getattr(error, "message", "") or error)
+  peers = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", text)))
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  cause = next((line for line in lines if any(word in line.lower() for word in _CAUSES)),
+               lines[0] if lines else type(error).__name__)
+  cause = cause.split(" [Op:")[0][:240]
+  return f"{', '.join(f'{kind} {index}' for kind, index in peers) or 'a peer'}: {cause}"
+
+
+_CAUSES = ("is down", "connection refused", "failed to connect", "deadline", "timed out",
+           "timeout", "restarted", "unavailable", "aborted")
 
 
 def _task():
