@@ -19,6 +19,7 @@ import evaluate  # pylint: disable=wrong-import-position
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ class EvaluateProgramTest(tf.test.TestCase):
     tmp = pathlib.Path(cls.tmp.name)
     sprites = make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
     config = config_lib.preset("smoke", data_dir=sprites)
-    model = config_lib.make_model(config)
+    model = VAE.from_config(config)
     cls.run_dir = str(tmp / "run")
     cls.prefix = make_run(cls.run_dir, config, model)
 
@@ -136,7 +137,8 @@ class EvaluateProgramTest(tf.test.TestCase):
 
   def test_default_iw_samples_depend_on_whether_a_gpu_is_visible(self):
     expected = 1000 if tf.config.list_physical_devices("GPU") else 100
-    self.assertEqual(evaluate.parse_args(["--ckpt", "x"]).iw_samples, expected)
+    self.assertIsNone(evaluate.parse_args(["--ckpt", "x"]).iw_samples)
+    self.assertEqual(evaluate.default_iw_samples(), expected)
     self.assertEqual(evaluate.parse_args(["--ckpt", "x", "--iw-samples", "7"]).iw_samples, 7)
 
   def test_bad_flag_values_exit_with_status_2(self):

@@ -16,7 +16,6 @@ import tensorflow as tf
 
 import train_loop
 from tests.sprite_fixtures import make_sprite_folder
-from vae import config as config_lib
 from vae.training import cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +100,7 @@ class RolesTest(tf.test.TestCase):
         cluster.is_chief("multiworker")
 
   def test_multiworker_needs_an_explicit_out_dir(self):
-    parser = config_lib.argument_parser("train_loop.py", "test")
+    parser = train_loop.argument_parser()
     with self.assertRaisesRegex(ValueError, "--strategy multiworker needs --out"):
       train_loop.resolve_config(parser.parse_args(["--strategy", "multiworker"]))
 

@@ -43,8 +43,10 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
 _WORKER_DIRS = []
 
 
-class WorkerLost(RuntimeError):
-  """A worker of a multi-worker job stopped answering; the job cannot go on."""
+class WorkerLost(ConnectionError):
+  """A worker of a multi-worker job stopped answering; the job cannot go on.
+
+  An `OSError`, so programs print it as their other input/output errors."""
 
 
 def make_strategy(name):
