@@ -13,11 +13,11 @@ import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
 import cv2  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import evaluate  # pylint: disable=wrong-import-position
-from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
-from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
@@ -43,6 +43,7 @@ def finish(process):
   return process.returncode, stdout, stderr
 
 
+@pytest.mark.slow
 class EvaluateProgramTest(tf.test.TestCase):
 
   @classmethod
@@ -50,18 +51,18 @@ class EvaluateProgramTest(tf.test.TestCase):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
     tmp = pathlib.Path(cls.tmp.name)
-    sprites = make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
+    sprites = fixtures.make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
     config = config_lib.preset("smoke", data_dir=sprites)
     model = VAE.from_config(config)
     cls.run_dir = str(tmp / "run")
-    cls.prefix = make_run(cls.run_dir, config, model)
+    cls.prefix = fixtures.make_run(cls.run_dir, config, model)
 
     truncated = str(tmp / "truncated")
-    data, = glob.glob(make_run(truncated, config, model) + ".data-*")
+    data, = glob.glob(fixtures.make_run(truncated, config, model) + ".data-*")
     with open(data, "r+b") as f:
       f.truncate(os.path.getsize(data) // 2)
     edited = str(tmp / "edited")
-    make_run(edited, config, model)
+    fixtures.make_run(edited, config, model)
     config_lib.save(config_lib.preset("smoke", data_dir=sprites, latent_dim=9),
                     os.path.join(edited, "config.json"))
     (tmp / "empty" / "checkpoints").mkdir(parents=True)

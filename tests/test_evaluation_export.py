@@ -11,6 +11,7 @@ import tempfile  # pylint: disable=wrong-import-position
 import textwrap  # pylint: disable=wrong-import-position
 
 import numpy as np  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae import config as config_lib  # pylint: disable=wrong-import-position
@@ -126,6 +127,7 @@ class ExportTest(tf.test.TestCase):
     with open(os.path.join(extra, "config.json"), encoding="utf-8") as f:
       self.assertEqual(json.load(f), {"latent_dim": 8})
 
+  @pytest.mark.slow
   def test_loads_and_runs_in_a_clean_process_without_project_code_or_tfp(self):
     inputs = os.path.join(self.tmp.name, "inputs.npz")
     decoded_path = os.path.join(self.tmp.name, "decoded.npy")

@@ -13,11 +13,12 @@ import textwrap
 from unittest import mock
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 import pipelines
 from pipelines import dataset, disk_cache
+from tests import fixtures as fx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,6 +46,7 @@ def _tempdir(test):
 
 class ConcurrentWritersTest(tf.test.TestCase):
 
+  @pytest.mark.slow
   def test_two_processes_filling_one_cache_both_succeed_and_read_the_same_images(self):
     names = [f"{v}/{n}.png" for n in range(1, 151) for v in ("regular", "shiny")]
     root = fx.sprite_folder(_tempdir(self), names, size=48)

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import train_loop
-from tests.sprite_fixtures import make_sprite_folder
+from tests import fixtures
 from vae.training import cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,7 +121,7 @@ class TwoWorkersTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.data_dir = make_sprite_folder(os.path.join(tempfile.mkdtemp(prefix="pokevae_"), "sprites"))
+    cls.data_dir = fixtures.make_sprite_folder(os.path.join(tempfile.mkdtemp(prefix="pokevae_"), "sprites"))
 
   def test_two_workers_train_what_one_process_trains_at_the_same_global_batch(self):
     one = os.path.join(self.get_temp_dir(), "one")
