@@ -85,11 +85,7 @@ def build_trainables(config, strategy):
 
 
 def start(config, resuming):
-  """Builds the run `config` describes, restored from `latest` when resuming.
-
-  Returns:
-    (`Run`, the path of the restored checkpoint or None).
-  """
+  """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
   strategy = cluster.make_strategy(config.strategy)  # First: multi-worker needs it so.
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
@@ -138,7 +134,7 @@ def start(config, resuming):
   else:
     run.board.message(f"training {n_train} images ({steps_per_epoch} steps/epoch, {total_steps} steps) "
                       f"into {config.out}")
-  return run, restored
+  return run
 
 
 def steps_in_next_call(run, step):
