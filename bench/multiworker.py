@@ -18,6 +18,7 @@ what a second machine would gain.
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,6 +79,7 @@ def main():
       results[name]["wall_s"].append(wall)
       results[name]["images_per_s"].append(speed)
       print(f"{name}: {wall:.1f} s wall, {speed:.0f} images/s", flush=True)
+  shutil.rmtree(scratch)
   report = {name: {k: harness.summarise(v) for k, v in r.items()} for name, r in results.items()}
   path = harness.write_result(f"multiworker_{args.preset}", {"steps": args.steps, "results": report})
   print(json.dumps(report, indent=2))
