@@ -94,7 +94,12 @@ def train(config, resuming, log=print):
   startup.import_tensorflow()
   from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
 
-  run = loop.start(config, resuming)
+  try:
+    run = loop.start(config, resuming)
+  except cluster.PEER_ERRORS as error:  # A worker lost while the job starts.
+    if config.strategy != "multiworker":
+      raise
+    raise cluster.WorkerLost(cluster.lost_line(config, error)) from None
   step = run.step
   start_time = time.time()
   train_seconds, trained_steps, calls = 0.0, 0, 0
@@ -160,10 +165,7 @@ def train(config, resuming, log=print):
     run.writer.close()
     run.board.close()
   if lost is not None:
-    raise cluster.WorkerLost(
-        f"{cluster.task_name(config.strategy)} lost contact with {cluster.lost_message(lost)}; "
-        "rerun the same command on every worker to resume from the chief's last checkpoint in "
-        f"{os.path.join(config.out, 'checkpoints', 'latest')}")
+    raise cluster.WorkerLost(cluster.lost_line(config, lost))
 
   summary = loop.summary(run, stop_reason=stop_reason, step=step, wall_time_s=time.time() - start_time,
                          images_per_s=trained_steps * config.batch_size / max(train_seconds, 1e-9),

@@ -14,8 +14,11 @@ TensorFlow's multi-worker guide prescribes:
   its rows, so N workers train on exactly what one process would at the same
   global batch. `distribute_datasets_from_function` applies no
   `AutoShardPolicy`; the function does the sharding itself;
-- decisions a worker could take alone (the time budget) are agreed by an
-  all-reduce (`agree`), so no worker waits for a step the others skip.
+- decisions a worker could take alone (resuming or not, the time budget) are
+  agreed by an all-reduce (`agree`), so no worker waits for a step the others
+  skip. The others agree by construction: skips and rollbacks follow
+  all-reduced losses and gradients, early stopping follows a validation that
+  every worker computes on the same data with the same weights.
 
 A worker that dies stops the job: TensorFlow checks its peers every 30 s and
 aborts pending collectives when one is unreachable, and any collective that
@@ -126,6 +129,13 @@ def epoch_iterator(strategy, data, global_batch, seed, step):
     return batches
 
   return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+def lost_line(config, error) -> str:
+  """The line a worker prints when a peer is lost: who, what, and how to resume."""
+  return (f"{task_name(config.strategy)} lost contact with {lost_message(error)}; rerun the same "
+          "command on every worker to resume from the chief's last checkpoint in "
+          f"{os.path.join(config.out, 'checkpoints', 'latest')}")
 
 
 def lost_message(error) -> str:
