@@ -65,6 +65,13 @@ def config_from_flags(args: argparse.Namespace) -> config_lib.Config:
 def resolve_config(args):
   """The run's config: flags over the preset, or flags over a resumed run's config."""
   config = config_from_flags(args)
+  if config.strategy == "multiworker":
+    if not config.out:
+      raise ValueError("--strategy multiworker needs --out, the same on every worker")
+    startup.import_tensorflow()
+    from vae.training import cluster  # pylint: disable=import-outside-toplevel
+    if not cluster.is_chief(config.strategy):
+      return config, False  # Only the chief reads the run dir; the others follow it (loop.start).
   if not config.out:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     config = dataclasses.replace(config, out=os.path.join("runs", f"{config.preset}-{stamp}"))
@@ -85,9 +92,14 @@ def train(config, resuming, log=print):
   """Runs (or resumes) one training run; returns the summary dict."""
   # TensorFlow loads here, not at import, so --help and a bad flag answer at once.
   startup.import_tensorflow()
-  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
 
-  run = loop.start(config, resuming)
+  try:
+    run = loop.start(config, resuming)
+  except cluster.PEER_ERRORS as error:  # A worker lost while the job starts.
+    if config.strategy != "multiworker":
+      raise
+    raise cluster.WorkerLost(cluster.lost_line(config, error)) from None
   step = run.step
   start_time = time.time()
   train_seconds, trained_steps, calls = 0.0, 0, 0
@@ -100,6 +112,7 @@ def train(config, resuming, log=print):
     raise Stop()
 
   previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+  lost = None
   try:
     epoch = loop.unvalidated_epoch(run, step)
     if epoch and loop.end_of_epoch(run, epoch, step):
@@ -136,21 +149,28 @@ def train(config, resuming, log=print):
         run.checkpoints.save("latest", step)
       if step % run.steps_per_epoch == 0 and loop.end_of_epoch(run, epoch, step):
         stop_reason = "early stopping"
-      if config.max_minutes and time.time() - start_time > config.max_minutes * 60:
+      over_time = bool(config.max_minutes) and time.time() - start_time > config.max_minutes * 60
+      if config.max_minutes and cluster.agree(run.strategy, over_time):  # Workers stop together.
         stop_reason = "time budget"
   except (KeyboardInterrupt, Stop):
     stop_reason = "interrupted"
+  except cluster.PEER_ERRORS as error:
+    if config.strategy != "multiworker":
+      raise
+    stop_reason, lost = "worker lost", error
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
-    if stop_reason != "diverged":
+    if stop_reason not in ("diverged", "worker lost"):
       loop.finish(run, step)
     run.writer.close()
     run.board.close()
+  if lost is not None:
+    raise cluster.WorkerLost(cluster.lost_line(config, lost))
 
   summary = loop.summary(run, stop_reason=stop_reason, step=step, wall_time_s=time.time() - start_time,
                          images_per_s=trained_steps * config.batch_size / max(train_seconds, 1e-9),
                          last_stats=last_stats)
-  with open(os.path.join(config.out, "summary.json"), "w", encoding="utf-8") as f:
+  with open(os.path.join(run.run_dir, "summary.json"), "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=2)
   log(f"{stop_reason} at step {step} ({summary['epochs']:.1f} epochs) in {summary['wall_time_s']:.0f} s, "
       f"{summary['images_per_s']:.0f} images/s; best val bits/dim {summary['best_val_bpd']}; "

@@ -5,24 +5,18 @@ usable file once, through the same tf.data stages the batches come from, so
 that `count()` is exact and every file that fails is named in `summary()`.
 The decoded uint8 images are cached (4x smaller than float32): in memory by
 default, or in tf.data cache files under a directory for sets that do not
-fit, where a second run reads the files and decodes nothing.
+fit, where a second run reads the files and decodes nothing (see `disk_cache`).
 """
 
 import dataclasses
-import glob
-import hashlib
-import json
-import os
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
-from pipelines import canvas, decode, probe, sources, transforms
+from pipelines import canvas, decode, disk_cache, probe, sources, transforms
 from pipelines.config import SPLITS, DataConfig, background_rgb, check_choice
 from pipelines.errors import NoImagesError, SkipFile, first_line
 
-_CACHE_VERSION = 1  # Bump when decoding changes what a cache file holds.
 # Shuffle window for sets read from disk: bounded in bytes (16384 sprites at 64 px).
 _SHUFFLE_BYTES = 256 * 2**20
 
@@ -62,7 +56,6 @@ class SpriteData:
     check_choice("split", split, SPLITS)
     if batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    config = self.config
     # list -> decode -> cache happened in load(); this reads the cache.
     images = self._decoded[split]
     if training:
@@ -74,11 +67,73 @@ class SpriteData:
     if training:
       # One [2] seed per batch drives its augmentation, fresh each epoch.
       seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-      # Augment after the cache, so each epoch sees new variants of the sprites.
-      batches = tf.data.Dataset.zip(batches, seeds).map(
-          lambda batch, s: transforms.augment(
-              batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
-          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      batches = self._augment(tf.data.Dataset.zip(batches, seeds))
+    return self._finish(batches)
+
+  def steps_per_epoch(self, batch_size: int) -> int:
+    """Full training batches per epoch (`train_epoch` drops the remainder)."""
+    return self.count("train") // batch_size
+
+  def train_epoch(self, batch_size, *, seed, epoch, start=0, shard=0, shards=1):
+    """Training batches of one epoch, from its `start`-th: a pure function of the arguments.
+
+    An exact resume, and several workers that must agree, need the batch of
+    step s to be the same whenever and by whomever it is computed. So epoch e
+    is the training images shuffled with a seed made of (seed, e), cut into
+    `steps_per_epoch` full batches, and its batch b is augmented with the
+    stateless seed (seed, s) of its global step s = e * steps_per_epoch + b.
+    The position in the data is then the step counter (`optimizer.iterations`),
+    which every checkpoint holds already: the input pipeline adds nothing to a
+    checkpoint, whatever the size of the data set.
+
+    Args:
+      batch_size: Images per step, over all shards (the global batch).
+      seed: The run's seed.
+      epoch: The epoch, from 0.
+      start: The first batch to give. Resuming mid-epoch skips `start *
+        batch_size` images after the shuffle: at most one epoch of cache
+        reads, never a decode.
+      shard: Which rows to keep: rows [shard * b, (shard + 1) * b) of each
+        global batch, with b = batch_size // shards. Every shard computes the
+        whole batch and keeps its rows, so shards together see exactly what one
+        process would (the price: each redoes the augmentation of the batch).
+      shards: How many shards (input pipelines, one per worker) share a batch.
+
+    Returns:
+      A `tf.data.Dataset` of `steps_per_epoch(batch_size) - start` float32
+      batches [batch_size // shards, S, S, C].
+    """
+    if batch_size < 1 or batch_size % shards:
+      raise ValueError(f"batch_size must be a positive multiple of {shards} (the input "
+                       f"pipelines), got {batch_size}")
+    if not 0 <= shard < shards:
+      raise ValueError(f"shard must be in [0, {shards}), got {shard}")
+    steps = self.steps_per_epoch(batch_size)
+    if not 0 <= start <= steps:
+      raise ValueError(f"start must be in [0, {steps}] for an epoch of {steps} batches, got {start}")
+    epoch_seed = int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
+    images = self._decoded["train"].shuffle(self._shuffle_buffer("train"), seed=epoch_seed,
+                                            reshuffle_each_iteration=False)
+    batches = images.skip(start * batch_size).batch(batch_size, drop_remainder=True)
+    first_step = epoch * steps + start
+    step_seeds = tf.data.Dataset.range(first_step, (epoch + 1) * steps).map(
+        lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
+    batches = self._augment(tf.data.Dataset.zip(batches, step_seeds))
+    if shards > 1:
+      rows = batch_size // shards
+      batches = batches.map(lambda batch: batch[shard * rows:(shard + 1) * rows])
+    return self._finish(batches)
+
+  def _augment(self, batches_and_seeds):
+    config = self.config
+    # Augment after the cache, so each epoch sees new variants of the sprites.
+    return batches_and_seeds.map(
+        lambda batch, s: transforms.augment(
+            batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+  def _finish(self, batches):
+    config = self.config
     if config.channels == 3:
       # Composite after augmenting, so shifted-in pixels show the background.
       rgb = background_rgb(config.background)
@@ -130,20 +185,24 @@ def load(config: DataConfig) -> SpriteData:
   """
   records = sources.scan(config)
   decoder = _Decoder(config)
+  on_disk = config.cache not in ("memory", "none")
   decoded, outcomes = {}, {}
   for split in SPLITS:
     paths = [r.path for r in records if r.split == split and r.ok]
-    prefix = _cache_prefix(config, split, paths)
-    decoded[split] = _decode_stages(decoder, paths, config, prefix)
-    if prefix and _cache_complete(prefix):
-      outcomes.update(json.loads(pathlib.Path(f"{prefix}.outcomes.json").read_text()))
+    prefix = disk_cache.prefix_for(config, split, paths) if on_disk else ""
+    if prefix and disk_cache.is_complete(prefix):
+      outcomes.update(disk_cache.read_outcomes(prefix))
+      decoded[split] = _decode_stages(decoder, paths, config, prefix)
       continue
+    # Other processes may fill the same cache: write a private one, then publish it.
+    writing = disk_cache.temporary_prefix(prefix) if prefix else ""
+    decoded[split] = _decode_stages(decoder, paths, config, writing)
     for _ in decoded[split].batch(1024):  # One pass decodes and fills the cache.
       pass
     outcomes.update({p: decoder.outcomes[p] for p in paths})
     if prefix:
-      pathlib.Path(f"{prefix}.outcomes.json").write_text(
-          json.dumps({p: decoder.outcomes[p] for p in paths}))
+      disk_cache.publish(writing, prefix, {p: decoder.outcomes[p] for p in paths})
+      decoded[split] = _decode_stages(decoder, paths, config, prefix)
   records = [_with_outcome(r, outcomes.get(r.path)) for r in records]
   if not any(r.images for r in records):
     raise NoImagesError(sources.no_images_message(config.folder, records))
@@ -206,29 +265,6 @@ def _decode_stages(decoder, paths, config, prefix):
   if config.cache == "none":
     return images
   return images.cache(prefix)
-
-
-def _cache_prefix(config, split, paths):
-  """A cache file name unique to the settings and the files it holds, or ""."""
-  if config.cache in ("memory", "none"):
-    return ""
-  folder = config.folder.resolve()
-  stats = [os.stat(folder / p) for p in paths]
-  files = [(p, st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats)]
-  key = json.dumps([_CACHE_VERSION, str(folder), config.image_size, config.scale,
-                    config.frames, files])
-  directory = pathlib.Path(config.cache).expanduser()
-  directory.mkdir(parents=True, exist_ok=True)
-  return str(directory / f"{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
-
-
-def _cache_complete(prefix):
-  """True if a finished cache exists; otherwise clears what a crashed run left."""
-  if os.path.exists(f"{prefix}.index") and os.path.exists(f"{prefix}.outcomes.json"):
-    return True
-  for stale in glob.glob(glob.escape(prefix) + "[._]*"):
-    os.remove(stale)
-  return False
 
 
 def _with_outcome(record, outcome):

@@ -16,6 +16,10 @@ from pipelines.errors import SkipFile
 MAX_SIDE = 4096  # Pixels per side; sprites are ~100 px, photos rarely exceed this.
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
 MAX_FILE_BYTES = 64 * 2**20
+# Frames x width x height of a whole animation read with frames="all": 2**26
+# pixels are 256 MiB as RGBA, about 7000 frames of a 96 px sprite. A 2 MB GIF
+# of 2000 full-screen frames would otherwise expand to gigabytes.
+MAX_ANIMATION_PIXELS = 2**26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,85 @@ def probe(data: bytes) -> ImageInfo:
         f"too large: {info.width}x{info.height} pixels, over the "
         f"{MAX_SIDE}x{MAX_SIDE} cap")
   return info
+
+
+def frame_count(data: bytes, info: ImageInfo) -> int:
+  """Frames (or pages) in an image file, counted from its structure, decoding nothing.
+
+  GIF: image descriptors; TIFF: directories; PNG: the APNG frame count; WebP:
+  ANMF chunks; 1 for anything else. A file truncated mid-way counts the
+  frames before the cut.
+  """
+  counters = {"gif": _gif_frames, "tiff": _tiff_frames, "png": _png_frames, "webp": _webp_frames}
+  try:
+    return max(1, counters.get(info.format, lambda _: 1)(data))
+  except (struct.error, IndexError):
+    return 1
+
+
+def check_animation_size(data: bytes, info: ImageInfo) -> int:
+  """The frame count, if all frames together stay within `MAX_ANIMATION_PIXELS`.
+
+  Raises:
+    SkipFile: naming the frames, size and cap, when they do not.
+  """
+  count = frame_count(data, info)
+  if count * info.width * info.height > MAX_ANIMATION_PIXELS:
+    raise SkipFile(
+        f"too many pixels with frames=all: {count} frames of {info.width}x{info.height} "
+        f"exceed the cap of {MAX_ANIMATION_PIXELS} pixels (frames=first reads one)")
+  return count
+
+
+def _gif_frames(data):
+  pos = 13
+  if data[10] & 0x80:  # Global colour table.
+    pos += 3 * 2 ** ((data[10] & 0x07) + 1)
+  count = 0
+  while pos < len(data):
+    block = data[pos]
+    if block == 0x3B:  # Trailer.
+      break
+    if block == 0x21:  # Extension: label, then data sub-blocks.
+      pos += 2
+    elif block == 0x2C:  # Image descriptor, its colour table, LZW code size, sub-blocks.
+      count += 1
+      flags = data[pos + 9]
+      pos += 10 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0) + 1
+    else:
+      break
+    while data[pos]:  # Sub-blocks end with a zero length.
+      pos += data[pos] + 1
+    pos += 1
+  return count
+
+
+def _tiff_frames(data):
+  order = "<" if data[:2] == b"II" else ">"
+  offset, = struct.unpack(order + "I", data[4:8])
+  seen = set()
+  while offset and offset not in seen and offset + 2 <= len(data):
+    seen.add(offset)
+    entries, = struct.unpack(order + "H", data[offset:offset + 2])
+    offset, = struct.unpack(order + "I", data[offset + 2 + 12 * entries:offset + 6 + 12 * entries])
+  return len(seen)
+
+
+def _png_frames(data):
+  actl = data.find(b"acTL", 12)
+  idat = data.find(b"IDAT", 12)
+  if actl < 0 or (0 <= idat < actl):  # acTL must come before the image data.
+    return 1
+  return struct.unpack(">I", data[actl + 4:actl + 8])[0]
+
+
+def _webp_frames(data):
+  pos, count = 12, 0
+  while pos + 8 <= len(data):
+    size, = struct.unpack("<I", data[pos + 4:pos + 8])
+    count += data[pos:pos + 4] == b"ANMF"
+    pos += 8 + size + (size & 1)  # Chunks are padded to an even size.
+  return count
 
 
 def _png(data):

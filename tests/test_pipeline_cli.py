@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from pipelines import __main__ as inspect_cli
+from pipelines import splits
 from tests import fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,6 +79,39 @@ class OutputTest(tf.test.TestCase):
     for row in rows:
       self.assertEqual(split_of_group.setdefault(row["group"], row["split"]), row["split"])
     self.assertEqual(cv2.imread(sheet, cv2.IMREAD_UNCHANGED).shape, (2 * 33 + 1, 8 * 33 + 1, 4))
+
+  def test_named_box_sprites_with_forms_keep_each_species_in_one_split(self):
+    forms = {"abomasnow": ["", "-mega"], "charizard": ["", "-mega-x", "-mega-y", "-gmax"],
+             "vulpix": ["", "-alola"], "ninetales": ["", "-alola"], "meowth": ["", "-alola", "-galar",
+             "-gmax"], "growlithe": ["", "-hisui"], "wooper": ["", "-paldea"], "pikachu": ["", "-gmax",
+             "-f", "-original-cap"], "unown": ["-a", "-b", "-exclamation"], "burmy": ["", "-1", "-2"],
+             "meowstic": ["", "-f"], "slowbro": ["", "-mega", "-galar"], "mr-mime": ["", "-galar"],
+             "nidoran-f": [""], "nidoran-m": [""], "porygon-z": [""], "ho-oh": [""],
+             "jangmo-o": [""], "type-null": [""], "tapu-koko": [""], "darmanitan": ["", "-galar",
+             "-zen", "-galar-zen"], "zygarde": ["", "-10", "-complete"], "venusaur": ["", "-mega",
+             "-gmax"], "rotom": ["", "-wash", "-heat"], "deoxys": ["", "-attack", "-speed"]}
+    species_of = {f"{variant}/{name}{form}{marker}.png": name
+                  for name, suffixes in forms.items() for form in suffixes
+                  for variant, marker in (("regular", ""), ("shiny", "-shiny"))}
+    root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    fx.sprite_folder(root, sorted(species_of))
+    manifest = os.path.join(root, "m.csv")
+    with contextlib.redirect_stdout(io.StringIO()):
+      self.assertEqual(inspect_cli.main(["--data-dir", root, "--image-size", "16", "--json",
+                                         "--manifest", manifest]), 0)
+    with open(manifest, newline="", encoding="utf-8") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual({r["path"]: r["group"] for r in rows}, species_of)
+    splits_of_species = {}
+    for row in rows:
+      splits_of_species.setdefault(species_of[row["path"]], set()).add(row["split"])
+    self.assertEqual({k: v for k, v in splits_of_species.items() if len(v) > 1}, {})
+    self.assertLen(set().union(*splits_of_species.values()), 3)
+    # The folder is a real test: grouped by file stem, some species would leak.
+    by_stem = {}
+    for path, name in species_of.items():
+      by_stem.setdefault(name, set()).add(splits.split_of(pathlib.PurePath(path).stem))
+    self.assertNotEmpty([name for name, found in by_stem.items() if len(found) > 1])
 
   def test_table_output_lists_skipped_files(self):
     root = tempfile.mkdtemp(dir=self.get_temp_dir())

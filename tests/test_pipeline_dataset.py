@@ -113,6 +113,60 @@ class LoadedDataTest(tf.test.TestCase):
     self.assertEqual((summary["image_size"], summary["channels"]), (32, 4))
 
 
+class TrainEpochTest(tf.test.TestCase):
+  """Training batches as a pure function of (seed, epoch, step): what exact resume needs."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.root = tempfile.mkdtemp()
+    fx.sprite_folder(cls.root, _sprite_names())
+    cls.data = pipelines.load(pipelines.DataConfig(data_dir=cls.root, image_size=16, hue=True))
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.root)
+    super().tearDownClass()
+
+  def test_an_epoch_started_mid_way_equals_the_rest_of_the_whole_epoch(self):
+    for data in (self.data, pipelines.load(pipelines.DataConfig(
+        data_dir=self.root, image_size=16, hue=True, cache=_tempdir(self)))):
+      whole = _all(data.train_epoch(8, seed=3, epoch=2))
+      rest = _all(data.train_epoch(8, seed=3, epoch=2, start=3))
+      self.assertEqual(len(whole), 8 * data.steps_per_epoch(8))
+      self.assertAllEqual(rest, whole[3 * 8:])
+
+  def test_epochs_are_reproducible_and_differ_from_each_other(self):
+    first = _all(self.data.train_epoch(8, seed=3, epoch=1))
+    self.assertAllEqual(_all(self.data.train_epoch(8, seed=3, epoch=1)), first)
+    self.assertNotAllClose(_all(self.data.train_epoch(8, seed=3, epoch=0)), first)
+    self.assertNotAllClose(_all(self.data.train_epoch(8, seed=4, epoch=1)), first)
+
+  def test_an_epoch_shows_each_training_image_at_most_once(self):
+    plain = pipelines.load(pipelines.DataConfig(data_dir=self.root, image_size=16, flip=False,
+                                                translate=0))
+    shown = np.round(_all(plain.train_epoch(8, seed=0, epoch=5)) * 255).astype(np.uint8)
+    train = {image.tobytes() for image in plain.array("train")}
+    keys = [image.tobytes() for image in shown]
+    self.assertLen(set(keys), len(keys))
+    self.assertContainsSubset(keys, train)
+
+  def test_shards_together_are_the_unsharded_batches(self):
+    whole = list(self.data.train_epoch(8, seed=1, epoch=0, start=1))
+    shards = [list(self.data.train_epoch(8, seed=1, epoch=0, start=1, shard=i, shards=2))
+              for i in range(2)]
+    self.assertLen(shards[0], len(whole))
+    for batch, left, right in zip(whole, *shards):
+      self.assertEqual(left.shape[0], 4)
+      self.assertAllEqual(np.concatenate([left, right]), batch)
+
+  def test_bad_shards_or_start_are_clear_errors(self):
+    with self.assertRaisesRegex(ValueError, "batch_size must be a positive multiple of 3"):
+      self.data.train_epoch(8, seed=0, epoch=0, shards=3)
+    with self.assertRaisesRegex(ValueError, r"start must be in \[0, "):
+      self.data.train_epoch(8, seed=0, epoch=0, start=10**6)
+
+
 class CacheAndFramesTest(tf.test.TestCase):
 
   def test_disk_cache_matches_memory_and_a_second_load_decodes_nothing(self):
@@ -139,6 +193,18 @@ class CacheAndFramesTest(tf.test.TestCase):
     self.assertEqual(first.count(split), 2)
     self.assertEqual(every.count(split), 4)
     self.assertEqual(len(every.array(split)), 4)
+
+  def test_frames_all_names_an_animation_over_the_pixel_cap_in_the_skip_list(self):
+    root = fx.sprite_folder(_tempdir(self), ["1.png", "2.png"])
+    frames = [fx.sprite(box=(2 + i, 3, 10 + i, 12)) for i in range(3)]  # 3 x 20 x 30 pixels.
+    fx.write_animated_gif(os.path.join(root, "3.gif"), frames)
+    with mock.patch.object(dataset.decode.probe, "MAX_ANIMATION_PIXELS", 3 * 20 * 30 - 1):
+      every = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16, frames="all"))
+      first = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16))
+    self.assertEqual(every.summary()["skipped"], [{
+        "path": "3.gif", "reason": "too many pixels with frames=all: 3 frames of 30x20 exceed "
+                                   "the cap of 1799 pixels (frames=first reads one)"}])
+    self.assertEqual(first.summary()["skipped"], [])
 
 
 class BadInputTest(tf.test.TestCase):

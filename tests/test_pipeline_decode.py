@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
 import struct
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -112,6 +113,24 @@ class ColourModeTest(tf.test.TestCase):
     (frame,) = _read(path)
     self.assertAllEqual(frame[0], [(255, 255, 255, 255), (7, 7, 7, 255)])
 
+  def test_16_bit_gray_with_trns_keeps_its_transparency(self):
+    # OpenCV alone returns both pixels opaque; tRNS marks grey 257 * 7 transparent.
+    path = fx.raw_png(os.path.join(self.dir, "g16t.png"), 3, 1, 0, 16,
+                      struct.pack(">3H", 65535, 257 * 7, 257 * 7 + 1), trns=struct.pack(">H", 257 * 7))
+    self.assertEqual(cv2.imread(path, cv2.IMREAD_UNCHANGED).ndim, 2)
+    (frame,) = _read(path)
+    self.assertAllEqual(frame[0], [(255, 255, 255, 255), (7, 7, 7, 0), (7, 7, 7, 255)])
+
+  def test_low_bit_depth_gray_with_trns_keeps_its_transparency(self):
+    for bit_depth, row, grey in [(8, bytes([9, 200]), 9), (4, bytes([0x3F]), 51),
+                                 (2, bytes([0b01110000]), 85), (1, bytes([0b01000000]), 0)]:
+      transparent = {8: 9, 4: 3, 2: 1, 1: 0}[bit_depth]
+      path = fx.raw_png(os.path.join(self.dir, f"g{bit_depth}t.png"), 2, 1, 0, bit_depth, row,
+                        trns=struct.pack(">H", transparent))
+      (frame,) = _read(path)
+      self.assertAllEqual(frame[0, 0], (grey, grey, grey, 0), msg=bit_depth)
+      self.assertEqual(frame[0, 1, 3], 255, msg=bit_depth)
+
   def test_rgb_without_alpha_is_opaque(self):
     path = fx.raw_png(os.path.join(self.dir, "rgb.png"), 1, 1, 2, 8, bytes([10, 20, 30]))
     (frame,) = _read(path)
@@ -165,6 +184,55 @@ class ProbeTest(tf.test.TestCase):
 
   def test_text_is_not_an_image(self):
     self.assertIn("not an image", self._reason(b"hello, I am not a PNG"))
+
+
+
+def many_frame_gif(width, height, frames):
+  """ONE_PIXEL_GIF's 1x1 frame `frames` times on a `width` x `height` screen: tiny on
+  disk, `frames` full `width` x `height` canvases once decoded."""
+  gif = fx.ONE_PIXEL_GIF
+  head = gif[:6] + struct.pack("<HH", width, height) + gif[10:19]  # Header, screen, colour table.
+  return head + gif[19:-1] * frames + b";"  # (Graphic control, image) per frame, trailer.
+
+
+class AnimationCapTest(tf.test.TestCase):
+  """frames="all" counts frames from the file's structure and refuses oversized animations."""
+
+  def setUp(self):
+    super().setUp()
+    self.dir = self.get_temp_dir()
+
+  def _count(self, path):
+    data = probe.read_bytes(path)
+    return probe.frame_count(data, probe.probe(data))
+
+  def test_frame_count_matches_the_decoded_frames_for_each_format(self):
+    frames = [fx.sprite(box=(2 + i, 3, 10 + i, 12)) for i in range(3)]
+    gif = fx.write_animated_gif(os.path.join(self.dir, "a.gif"), frames)
+    tiff = os.path.join(self.dir, "a.tiff")
+    self.assertTrue(cv2.imwritemulti(tiff, [cv2.cvtColor(f, cv2.COLOR_RGBA2BGRA) for f in frames]))
+    for path in (gif, tiff):
+      self.assertEqual(self._count(path), 3, msg=path)
+      self.assertLen(_read(path, "all"), 3)
+    self.assertEqual(self._count(fx.write_image(os.path.join(self.dir, "a.png"), frames[0])), 1)
+    self.assertEqual(probe.frame_count(many_frame_gif(1, 1, 1), probe.probe(many_frame_gif(1, 1, 1))), 1)
+    self.assertEqual(probe.frame_count(many_frame_gif(9, 9, 7), probe.probe(many_frame_gif(9, 9, 7))), 7)
+
+  def test_animation_over_the_pixel_cap_is_refused_before_decoding(self):
+    data = many_frame_gif(4096, 4096, 5)  # 5 x 16.8 M pixels > 2**26; 100 bytes on disk.
+    self.assertLess(len(data), 200)
+    with mock.patch.object(decode.cv2, "imdecodemulti", side_effect=AssertionError("decoded")):
+      with self.assertRaises(SkipFile) as raised:
+        decode.read_frames(data, "all")
+    self.assertEqual(str(raised.exception),
+                     "too many pixels with frames=all: 5 frames of 4096x4096 exceed the cap of "
+                     f"{probe.MAX_ANIMATION_PIXELS} pixels (frames=first reads one)")
+
+  def test_animation_within_the_cap_decodes_every_frame(self):
+    self.assertLen(decode.read_frames(many_frame_gif(64, 64, 5), "all"), 5)
+    with mock.patch.object(probe, "MAX_ANIMATION_PIXELS", 64 * 64 * 5 - 1):
+      with self.assertRaisesRegex(SkipFile, "5 frames of 64x64"):
+        decode.read_frames(many_frame_gif(64, 64, 5), "all")
 
 
 if __name__ == "__main__":

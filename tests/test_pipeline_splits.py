@@ -2,12 +2,13 @@
 
 import collections
 
+from absl.testing import parameterized
 import tensorflow as tf
 
 from pipelines import splits
 
 
-class GroupTest(tf.test.TestCase):
+class GroupTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_group_is_the_leading_dex_number(self):
     cases = {"201-question.png": "201", "25_f3.png": "25", "regular/25.png": "25",
@@ -19,6 +20,32 @@ class GroupTest(tf.test.TestCase):
     self.assertEqual(splits.group_of("front/substitute.png"), "substitute")
     self.assertEqual(splits.group_of("front/substitute_f7.png"), "substitute")
     self.assertEqual(splits.group_of("my-fakemon.webp"), "my-fakemon")
+
+  @parameterized.parameters(
+      # Numeric names: the Dex number, whatever follows it.
+      ("25.png", "25"), ("regular/25-shiny.png", "25"), ("0025-gmax.png", "25"),
+      # Forms and markers go to the species.
+      ("abomasnow.png", "abomasnow"), ("abomasnow-mega.png", "abomasnow"),
+      ("charizard-mega-x.png", "charizard"), ("charizard-mega-y.png", "charizard"),
+      ("pikachu-gmax.png", "pikachu"), ("vulpix-alola.png", "vulpix"),
+      ("meowth-galar.png", "meowth"), ("growlithe-hisui.png", "growlithe"),
+      ("wooper-paldea.png", "wooper"), ("meowstic-f.png", "meowstic"),
+      ("indeedee-m.png", "indeedee"), ("unown-b.png", "unown"), ("zygarde-10.png", "zygarde"),
+      ("burmy-2.png", "burmy"), ("pikachu-shiny.png", "pikachu"),
+      ("shiny/pikachu.png", "pikachu"), ("regular/pikachu.png", "pikachu"),
+      ("darmanitan-galar-zen.png", "darmanitan"), ("oricorio-pom-pom.png", "oricorio"),
+      ("shiny/Vulpix_Alola_f3.gif", "vulpix"), ("deoxys-attack.png", "deoxys"),
+      # Species with hyphens in their names stay whole; the two Nidoran differ.
+      ("mr-mime.png", "mr-mime"), ("mr-mime-galar.png", "mr-mime"), ("ho-oh.png", "ho-oh"),
+      ("porygon-z.png", "porygon-z"), ("porygon-z-shiny.png", "porygon-z"),
+      ("jangmo-o.png", "jangmo-o"), ("type-null.png", "type-null"),
+      ("tapu-koko.png", "tapu-koko"), ("nidoran-f.png", "nidoran-f"),
+      ("nidoran-m.png", "nidoran-m"), ("shiny/nidoran-f-shiny.png", "nidoran-f"),
+      # An unknown word is kept: no guessing.
+      ("my-fakemon.png", "my-fakemon"), ("my-fakemon-shiny.png", "my-fakemon"),
+  )
+  def test_group_of_named_file(self, path, group):
+    self.assertEqual(splits.group_of(path), group)
 
 
 class SplitTest(tf.test.TestCase):

@@ -58,9 +58,14 @@ class RunCheckpoints:
     manager = self.latest if which == "latest" else self.best
     return manager.save(checkpoint_number=step)
 
-  def restore_latest(self):
-    """Restores the newest `latest` checkpoint; returns its path or None if there is none."""
-    path = self.latest.latest_checkpoint
+  def restore_latest(self, directory=None):
+    """Restores the newest `latest` checkpoint; returns its path or None if there is none.
+
+    Args:
+      directory: Where to look instead of this run's `checkpoints/latest` (a
+        multi-worker job's other workers resume from the chief's).
+    """
+    path = tf.train.latest_checkpoint(directory) if directory else self.latest.latest_checkpoint
     if path is None:
       return None
     self.checkpoint.restore(path).assert_existing_objects_matched()

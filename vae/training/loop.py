@@ -7,6 +7,13 @@ nanoGPT's train.py, or Orbit's outer loop around a compiled inner loop):
 saves, `rollback`s after repeated bad steps, and at each epoch's end runs
 `end_of_epoch` (validation, `should_stop_early`). Everything a run holds is in
 one `Run`; nothing here keeps state of its own.
+
+The training batches of step s are a function of (seed, s) (see
+`pipelines.SpriteData.train_epoch`), so the position in the data is the step
+counter itself: `call_steps` opens an iterator at each epoch's start, and a
+resumed or rolled-back run reads exactly the batches of its restored step.
+On several workers (`cluster`), the chief alone writes `config.out`; the others
+write into a temporary `run_dir`.
 """
 
 import dataclasses
@@ -24,7 +31,7 @@ from vae import expost
 from vae import objectives
 from vae.evaluation import pictures
 from vae.model import VAE
-from vae.training import checkpoints
+from vae.training import checkpoints, cluster
 from vae.training import step as step_lib
 from vae.training.dashboard import make_dashboard
 
@@ -34,21 +41,13 @@ VALIDATION_BATCH = 256
 EXPOST_REFIT_EPOCHS = 10
 
 
-def make_strategy(name):
-  """The `tf.distribute.Strategy` that `--strategy` names."""
-  if name == "mirrored":
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    return tf.distribute.MirroredStrategy(devices)
-  if name == "multiworker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
 @dataclasses.dataclass
 class Run:
-  """What one training run is made of: built once by `start`, then only read."""
+  """What one training run is made of: built once by `start`, then only read
+  (but for `iterator`, which `call_steps` and `rollback` replace)."""
   config: config_lib.Config
+  strategy: tf.distribute.Strategy
+  run_dir: str  # config.out on the chief, a temporary directory on other workers
   data: object  # pipelines.SpriteData
   steps_per_epoch: int
   total_steps: int
@@ -58,7 +57,7 @@ class Run:
   checkpoints: checkpoints.RunCheckpoints
   train_fn: object  # step_lib.make_train_fn
   validation_fn: object  # step_lib.make_validation_fn
-  iterator: object  # over the distributed, repeated training batches
+  iterator: object  # over the rest of the current epoch's distributed batches; None: open one
   val_dataset: object  # tf.data.Dataset of the validation split
   preview_images: np.ndarray
   writer: object  # tf.summary writer of RUN/tb
@@ -90,11 +89,14 @@ def build_trainables(config, strategy):
 
 def start(config, resuming):
   """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
+  strategy = cluster.make_strategy(config.strategy)  # First: multi-worker needs it so.
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
-  strategy = make_strategy(config.strategy)
-  config_lib.save(config, os.path.join(config.out, config_lib.CONFIG_NAME))
+  run_dir = cluster.run_dir(config.out, config.strategy)
+  resuming = cluster.agree(strategy, resuming)  # The chief's choice, on every worker.
+  if cluster.is_chief(config.strategy):
+    config_lib.save(config, os.path.join(run_dir, config_lib.CONFIG_NAME))
 
   data = pipelines.load(config.data)
   n_train = data.count("train")
@@ -107,26 +109,27 @@ def start(config, resuming):
     total_steps = min(total_steps, config.max_steps)
 
   model, optimizer, state = build_trainables(config, strategy)
-  ckpts = checkpoints.RunCheckpoints(config.out, model=model, optimizer=optimizer,
+  ckpts = checkpoints.RunCheckpoints(run_dir, model=model, optimizer=optimizer,
                                      state=state, keep=config.keep_checkpoints)
-  restored = ckpts.restore_latest() if resuming else None
-  if restored is None:
-    ckpts.save("latest", 0)  # A good state to roll back to from the first step.
+  # Every worker resumes from the chief's checkpoint, then saves its own copy to
+  # roll back to (every worker takes part in every save).
+  chief_latest = os.path.join(config.out, "checkpoints", "latest")
+  restored = ckpts.restore_latest(chief_latest) if resuming else None
+  ckpts.save("latest", int(optimizer.iterations.numpy()))  # A good state to roll back to.
 
-  train_ds = data.dataset("train", config.batch_size, training=True, seed=config.seed,
-                          drop_remainder=True).repeat()
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
   step = int(optimizer.iterations.numpy())
   run = Run(
-      config=config, data=data, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+      config=config, strategy=strategy, run_dir=run_dir, data=data,
+      steps_per_epoch=steps_per_epoch, total_steps=total_steps,
       model=model, optimizer=optimizer, state=state, checkpoints=ckpts,
       train_fn=step_lib.make_train_fn(model, optimizer, strategy, config, state,
                                       total_steps=total_steps, global_batch=config.batch_size),
       validation_fn=step_lib.make_validation_fn(model, config),
-      iterator=iter(strategy.experimental_distribute_dataset(train_ds)),
+      iterator=None,
       val_dataset=data.dataset("val", VALIDATION_BATCH, training=False),
       preview_images=preview_images,
-      writer=tf.summary.create_file_writer(os.path.join(config.out, "tb")),
+      writer=tf.summary.create_file_writer(os.path.join(run_dir, "tb")),
       board=make_dashboard(config.dashboard, total_steps, start_step=step))
   if restored:
     run.board.message(f"resumed from {restored} at step {step}")
@@ -145,6 +148,10 @@ def steps_in_next_call(run, step):
 def call_steps(run, n, consecutive_bad):
   """Runs `n` compiled steps; returns (their outputs as numbers, seconds taken)."""
   tic = time.perf_counter()
+  step = run.step
+  if run.iterator is None or step % run.steps_per_epoch == 0:
+    run.iterator = cluster.epoch_iterator(run.strategy, run.data, run.config.batch_size,
+                                          run.config.seed, step)
   out = run.train_fn(run.iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
   out = {k: v.numpy() for k, v in out.items()}
   return out, time.perf_counter() - tic
@@ -206,6 +213,7 @@ def rollback(run):
   if rollbacks > run.config.max_rollbacks:
     return None
   path = run.checkpoints.restore_latest()
+  run.iterator = None  # Back to the batches of the restored step.
   # The restore also rewound the loop's counters to that checkpoint. The
   # skipped steps and this rollback did happen, and the halved learning rate
   # is the point of rolling back, so they are set again; saving at once keeps
@@ -264,7 +272,7 @@ def end_of_epoch(run, epoch, step):
       fit_expost(run)
     run.checkpoints.save("best", step)
   grid = pictures.preview_grid(run.model, run.preview_images, preview_codes(run))
-  pipelines.write_png(os.path.join(config.out, "previews", f"epoch_{epoch:04d}.png"), grid)
+  pipelines.write_png(os.path.join(run.run_dir, "previews", f"epoch_{epoch:04d}.png"), grid)
   with run.writer.as_default(step=step):
     tf.summary.scalar("val/elbo", means["elbo"])
     tf.summary.scalar("val/distortion", means["distortion"])
