@@ -218,7 +218,9 @@ def run(args, ckpt):
         mode="between" if args.between else "mix" if args.mix else "like" if args.like
         else "sample",
         checkpoint=generator.checkpoint, sampler=generator.sampler,
-        settings={k: v for k, v in sorted(vars(args).items())},
+        # Where the files went is not how they were made: leaving --out and
+        # --force out lets two folders made by one request compare equal.
+        settings={k: v for k, v in sorted(vars(args).items()) if k not in ("out", "force")},
         inputs=[dict(path=path, sha256=sha256(path)) for path in inputs(args)],
         model=dict(image_size=generator.image_size, channels=generator.channels,
                    latent_dim=generator.latent_dim),
