@@ -1,7 +1,7 @@
 """Evaluates a trained PokeVAE: `python evaluate.py --ckpt RUN_DIR [options]`.
 
 Rebuilds the model from the `config.json` saved beside the checkpoint (so no
-training flag is repeated), computes the report of `vae/evaluation.py` on a
+training flag is repeated), computes the report of `vae/evaluation/report.py` on a
 held-out split, prints it as a table (or JSON with --json) and writes, into
 --out (default RUN_DIR/eval/):
 
@@ -19,21 +19,21 @@ held-out split, prints it as a table (or JSON with --json) and writes, into
                           with a hard alpha edge
 
 `fd`, `kid`, `precision`, `recall`, `density` and `coverage` are computed in
-a seeded random-convnet feature space (`vae/features.py`): comparable between
+a seeded random-convnet feature space (`vae/evaluation/features.py`): comparable between
 runs of this project, not with published (ImageNet Inception) FIDs. The
 IWAE bound uses --iw-samples K importance samples: 1000 by default when a GPU
 is visible, 100 on CPU, where K = 1000 takes ten times as long and the bound
 tightens slowly with K (by about 0.003 bits/dim from 100 to 1000 on the smoke
 model: compare runs at the same K). With
 --export DIR the model is also written as a SavedModel that runs with
-TensorFlow alone (see `vae/export.py`). The same command gives the same
+TensorFlow alone (see `vae/evaluation/export.py`). The same command gives the same
 numbers (--seed).
 """
 
 import os
 import sys
 
-from vae import startup
+from pipelines import startup
 
 tf = startup.import_tensorflow()
 
@@ -46,7 +46,8 @@ from rich.table import Table  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from pipelines.cli import OneLineParser  # pylint: disable=wrong-import-position
-from vae import evaluation, export, pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import export, pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 PROG = "evaluate.py"
 CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000

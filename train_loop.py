@@ -1,7 +1,7 @@
 """Trains PokeVAE: `python train_loop.py [--preset smoke|default|quality] [--flag value ...]`.
 
 The outer loop (this file) is plain Python: it calls the compiled inner loop
-(`vae.train_step.make_train_fn`, several steps per call), then logs, validates,
+(`vae.training.step.make_train_fn`, several steps per call), then logs, validates,
 checkpoints, rolls back after repeated non-finite steps, and stops early when
 validation bits/dim stop improving. Running again with the same `--out` resumes
 from the last checkpoint; Ctrl-C (or SIGTERM) saves and exits.
@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from vae import startup
+from pipelines import startup
 
 startup.import_tensorflow()
 
@@ -27,9 +27,11 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
-from vae import checkpoints, objectives, previews, train_step  # pylint: disable=wrong-import-position
+from vae import objectives, previews  # pylint: disable=wrong-import-position
+from vae.training import checkpoints  # pylint: disable=wrong-import-position
+from vae.training import step as train_step  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae.dashboard import make_dashboard  # pylint: disable=wrong-import-position
+from vae.training.dashboard import make_dashboard  # pylint: disable=wrong-import-position
 
 # Fields that may change when a run is resumed; any other change would not fit
 # the checkpoint or would silently change what the run is.

@@ -8,7 +8,7 @@ loss, gradients, clipping, Adam) are counted by TensorFlow's profiler
 on the concrete function graph of that step at batch 64, divided by 64; the
 convolutions and matmuls among them are reported apart (the profiler counts an
 elementwise op as one FLOP per element and transcendental ones as none).
-Images/s of train_loop.py's compiled loop (`vae.train_step.make_train_fn`)
+Images/s of train_loop.py's compiled loop (`vae.training.step.make_train_fn`)
 and the GFLOP/s of a 4096 x 4096 float32 matmul are measured in turn, in two
 processes, so both see the same machine; the fraction is
 

@@ -9,7 +9,7 @@ schedules, the same posterior noise, gradients clipped to the same global norm)
 and the same batches of 64 (the bundled set through `pipelines`, cached in
 memory, shuffled and augmented as train_loop.py gets them):
 
-  pokevae        `vae.train_step.make_train_fn` called as train_loop.py calls it
+  pokevae        `vae.training.step.make_train_fn` called as train_loop.py calls it
                  (steps_per_call from the preset, NaN/spike guard on)
   keras-fit      a keras.Model whose train_step runs the same objective on the
                  same tf.Module, trained by fit() with steps_per_execution

@@ -33,7 +33,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # Run as a script from anywhere in the checkout.
 
-from pipelines import fetch  # pylint: disable=wrong-import-position
+from pipelines.fetch import sprite_sets  # pylint: disable=wrong-import-position
 
 BATCH = 256
 
@@ -105,7 +105,7 @@ def main():
   parser.add_argument("--quick", action="store_true",
                       help="one cached epoch, and only the front sprites of the all-frames set")
   parser.add_argument("--all-frames-dir", type=pathlib.Path,
-                      default=fetch.DEFAULT_ALL_FRAMES.expanduser())
+                      default=sprite_sets.DEFAULT_ALL_FRAMES.expanduser())
   parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench/results/pipeline.json")
   parser.add_argument("--epochs", type=int, default=3, help="cached epochs (best is reported)")
   parser.add_argument("--image-size", type=int, default=64)

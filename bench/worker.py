@@ -11,7 +11,7 @@ prints one JSON line, then answers JSON commands on stdin, one line each:
   {"command": "quit"}
 
 Kinds (all train the same `vae.VAE` on the same loss and the same batches):
-  pokevae   `vae.train_step.make_train_fn` driven as train_loop.py drives it
+  pokevae   `vae.training.step.make_train_fn` driven as train_loop.py drives it
   keras     a keras.Model whose train_step calls `vae.objectives`, run by fit()
   plain     one tf.function per step, called from a Python for loop
   matmul    a 4096 x 4096 float32 matmul, for the machine's peak rate
@@ -44,7 +44,13 @@ import keras  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import objectives, schedules, train_step  # pylint: disable=wrong-import-position
+from vae import objectives  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position,ungrouped-imports
+try:
+  from vae.training import schedules
+  from vae.training import step as train_step
+except ImportError:  # A source tree from before vae/training/ (levers.py --group code).
+  from vae import schedules, train_step
 
 
 def cpu_seconds():

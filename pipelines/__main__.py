@@ -19,7 +19,7 @@ import csv
 import json
 import sys
 
-from pipelines import cli, images, sources
+from pipelines import cli, display, sources
 from pipelines.config import SPLITS
 from pipelines.errors import NoImagesError
 
@@ -53,8 +53,8 @@ def write_sheet(path, data, count, seed):
   batch = next(iter(data.dataset("train", count, training=True, seed=seed)), None)
   if batch is None:
     raise ValueError("the train split is empty; no contact sheet to draw")
-  shown = images.to_display_uint8(batch.numpy(), data.config.channels)
-  images.write_png(path, images.image_grid(shown, ncols=8, scale=2))
+  shown = display.to_display_uint8(batch.numpy(), data.config.channels)
+  display.write_png(path, display.image_grid(shown, ncols=8, scale=2))
 
 
 def print_tables(summary):
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     if args.sheet_size < 1:
       raise ValueError(f"sheet_size must be at least 1, got {args.sheet_size}")
     sources.scan(config)  # Fails fast, before TensorFlow loads, on an empty folder.
-    from vae import startup  # pylint: disable=import-outside-toplevel
+    from pipelines import startup  # pylint: disable=import-outside-toplevel
     startup.import_tensorflow()  # Without TensorFlow's start-up log lines.
     from pipelines import dataset  # pylint: disable=import-outside-toplevel
     data = dataset.load(config)

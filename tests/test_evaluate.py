@@ -17,9 +17,9 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import evaluate  # pylint: disable=wrong-import-position
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
-from tests.test_evaluation import make_run  # pylint: disable=wrong-import-position
+from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import evaluation  # pylint: disable=wrong-import-position
+from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FAST = ["--iw-samples", "10", "--num-samples", "50"]

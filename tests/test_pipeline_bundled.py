@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import pipelines
-from pipelines import fetch
+from pipelines.fetch import sprite_sets
 
 
 class BundledSetTest(tf.test.TestCase):
@@ -20,7 +20,7 @@ class BundledSetTest(tf.test.TestCase):
     cls.data = pipelines.load(pipelines.DataConfig())
 
   def test_every_png_matches_sha256sums(self):
-    self.assertEqual(fetch.verify_bundled(pipelines.BUNDLED_DIR), [])
+    self.assertEqual(sprite_sets.verify_bundled(pipelines.BUNDLED_DIR), [])
 
   def test_yields_at_least_1500_images_and_skips_none(self):
     summary = self.data.summary()

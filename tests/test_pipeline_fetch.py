@@ -16,7 +16,8 @@ import cv2
 import tensorflow as tf
 
 import pipeline_fixtures as fx
-from pipelines import fetch, splits, sprite_package
+from pipelines import splits
+from pipelines.fetch import sprite_package, sprite_sets
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,7 +63,7 @@ class BuildTest(tf.test.TestCase):
 
   def test_bundled_set_is_first_front_frames_without_form_id_copies(self):
     out = self.dir / "sprites"
-    facts = fetch.build_bundled(self.tarball, out)
+    facts = sprite_sets.build_bundled(self.tarball, out)
     self.assertEqual(sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png")),
                      ["regular/1.png", "regular/386-attack.png", "regular/substitute.png",
                       "shiny/1.png"])
@@ -70,16 +71,16 @@ class BuildTest(tf.test.TestCase):
     first = cv2.cvtColor(cv2.imread(str(out / "shiny/1.png"), cv2.IMREAD_UNCHANGED),
                          cv2.COLOR_BGRA2RGBA)
     self.assertAllEqual(first[..., 3], self.pose_b[..., 3])
-    self.assertEqual(fetch.verify_bundled(out), [])
-    self.assertIn(fetch.TARBALL_SHA256, (out / "PROVENANCE.md").read_text())
+    self.assertEqual(sprite_sets.verify_bundled(out), [])
+    self.assertIn(sprite_sets.TARBALL_SHA256, (out / "PROVENANCE.md").read_text())
 
   def test_verify_names_changed_missing_and_unlisted_files(self):
     out = self.dir / "sprites"
-    fetch.build_bundled(self.tarball, out)
+    sprite_sets.build_bundled(self.tarball, out)
     (out / "regular/1.png").write_bytes(b"tampered")
     (out / "shiny/1.png").unlink()
     fx.write_image(out / "shiny/2.png", self.pose_a)
-    self.assertEqual(fetch.verify_bundled(out), [
+    self.assertEqual(sprite_sets.verify_bundled(out), [
         "changed: regular/1.png (SHA-256 differs from SHA256SUMS)",
         "missing: shiny/1.png",
         "not in SHA256SUMS: shiny/2.png"])

@@ -16,7 +16,7 @@ import tensorflow as tf
 import train_loop
 from tests.sprite_fixtures import make_sprite_folder
 from vae import config as config_lib
-from vae import schedules
+from vae.training import schedules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

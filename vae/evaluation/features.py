@@ -17,7 +17,7 @@ beside a 2x2 average of the second layer (4 x 64, where it is drawn).
 import numpy as np
 import tensorflow as tf
 
-from vae import metrics
+from vae.evaluation import metrics
 
 EMBED_SIZE = 64
 WIDTHS = (32, 64, 128, 256)

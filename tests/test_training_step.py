@@ -1,4 +1,4 @@
-"""Tests for vae.train_step: the NaN guard, loss scaling and multi-device parity."""
+"""Tests for vae.training.step: the NaN guard, loss scaling and multi-device parity."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae import config as config_lib
-from vae import train_step
+from vae.training import step as train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -117,7 +117,7 @@ _PARITY_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tests.test_train_step import batches, build
+    from tests.test_training_step import batches, build
     from vae import config as config_lib
     config = config_lib.preset("smoke", batch_size=8, lr=1e-3, beta_schedule="constant")
     data = batches(config, 3)

@@ -241,7 +241,7 @@ def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
   Args:
     directory: output folder.
     model: the evaluated `vae.VAE`.
-    result: a `vae.evaluation.Evaluation`.
+    result: a `vae.evaluation.report.Evaluation`.
     with_pixel_art: also write samples_pixel_art.png.
     seed: seed of the palette k-means.
 

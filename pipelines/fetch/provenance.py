@@ -16,7 +16,7 @@ Built by `python -m pipelines.fetch bundled`; do not edit by hand.
 | SHA-256 | `{sha256}` |
 | npm integrity | `{integrity}` |
 
-The SHA-256 is pinned in `pipelines/fetch.py`; a tarball that does not match
+The SHA-256 is pinned in `pipelines/fetch/sprite_sets.py`; a tarball that does not match
 is refused.
 
 ## What was taken

@@ -1,11 +1,11 @@
-"""Tests for vae.dashboard: both views render without a terminal."""
+"""Tests for vae.training.dashboard: both views render without a terminal."""
 
 import io
 
 import tensorflow as tf
 from rich.console import Console
 
-from vae import dashboard
+from vae.training import dashboard
 
 STATS = dict(step=10, epoch=1, loss=1234.5, distortion=1200.0, rate=34.5, beta=0.5,
              lr=1e-3, grad_norm=12.0, images_per_s=480.0, skipped_steps=2, rollbacks=1)

@@ -1,9 +1,9 @@
-"""Tests for vae/metrics.py on cases whose answer is known."""
+"""Tests for vae/evaluation/metrics.py on cases whose answer is known."""
 
 import numpy as np
 import tensorflow as tf
 
-from vae import metrics
+from vae.evaluation import metrics
 
 
 def _gaussian(n, d, seed, shift=0.0):

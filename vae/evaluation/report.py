@@ -13,7 +13,7 @@ in `REPORT_KEYS`):
   `active_units` (Burda et al. 2016: units whose posterior mean varies).
 * Reconstructions of the posterior mean: `recon_psnr` (dB), `recon_ssim`.
 * Samples against the split, in the seeded random-convnet feature space of
-  `vae/features.py` (NOT Inception: comparable between runs of this project,
+  `vae/evaluation/features.py` (NOT Inception: comparable between runs of this project,
   never with published ImageNet FIDs): `fd`, `kid`/`kid_std`, `precision`,
   `recall`, `density`, `coverage`.
 * `memorization`: near-copies of training sprites among the samples, in
@@ -30,11 +30,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 import pipelines
-from vae import checkpoints
 from vae import config as config_lib
-from vae import features
-from vae import metrics
 from vae import objectives
+from vae.evaluation import features, metrics
+from vae.training import checkpoints
 
 REPORT_KEYS = (
     "elbo", "distortion", "rate", "bits_per_dim_elbo", "bits_per_dim_iwae",

@@ -1,7 +1,7 @@
 """Evaluation metrics for generated and reconstructed sprites.
 
 Pure functions over numpy arrays (TensorFlow tensors are converted). Sample
-quality is measured in a feature space (see `vae/features.py`):
+quality is measured in a feature space (see `vae/evaluation/features.py`):
 
 * `frechet_distance`: Heusel et al. 2017, "GANs Trained by a Two Time-Scale
   Update Rule Converge to a Local Nash Equilibrium".
@@ -113,7 +113,7 @@ def frechet_distance(feats_a, feats_b):
   """Frechet distance between Gaussians fitted to two feature sets.
 
   Heusel et al. 2017: ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
-  Here it is computed in the random-network space of `vae/features.py`, NOT
+  Here it is computed in the random-network space of `vae/evaluation/features.py`, NOT
   in Inception-v3's: the number is comparable across runs of this project,
   never with published ImageNet FIDs. 0 means equal means and covariances.
 

@@ -1,4 +1,4 @@
-"""Tests for pipelines.images: rendering premultiplied batches, grids, PNG output."""
+"""Tests for pipelines.display: rendering premultiplied batches, grids, PNG output."""
 
 import os
 
@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 import pipeline_fixtures as fx
-from pipelines import canvas, images
+from pipelines import canvas, display
 
 
 class DisplayTest(tf.test.TestCase):
@@ -20,29 +20,29 @@ class DisplayTest(tf.test.TestCase):
     straight = rng.integers(0, 256, (2, 6, 6, 4)).astype(np.uint8)
     straight[..., 3] = rng.integers(64, 256, (2, 6, 6))  # Enough alpha to recover colour.
     premultiplied = canvas.quantise(canvas.premultiply(straight))
-    shown = images.to_display_uint8(premultiplied / 255.0, 4)
+    shown = display.to_display_uint8(premultiplied / 255.0, 4)
     self.assertAllEqual(shown[..., 3], straight[..., 3])
     self.assertAllClose(shown[..., :3].astype(int), straight[..., :3].astype(int), atol=2)
 
   def test_transparent_pixels_display_as_zero(self):
     batch = np.zeros((1, 2, 2, 4), np.float32)
     batch[0, 0, 0] = (0.5, 0.5, 0.5, 0.0)  # A model output with colour but no coverage.
-    self.assertAllEqual(images.to_display_uint8(batch, 4), np.zeros((1, 2, 2, 4)))
+    self.assertAllEqual(display.to_display_uint8(batch, 4), np.zeros((1, 2, 2, 4)))
 
   def test_rgb_is_quantised_and_clipped(self):
     batch = np.array([[[[-0.2, 0.5, 1.7]]]], np.float32)
-    self.assertAllEqual(images.to_display_uint8(batch, 3), [[[[0, 128, 255]]]])
+    self.assertAllEqual(display.to_display_uint8(batch, 3), [[[[0, 128, 255]]]])
 
   def test_wrong_channels_is_a_clear_error(self):
     with self.assertRaisesRegex(ValueError, r"\[N, H, W, 4\].*\(2, 3, 3, 3\)"):
-      images.to_display_uint8(np.zeros((2, 3, 3, 3)), 4)
+      display.to_display_uint8(np.zeros((2, 3, 3, 3)), 4)
 
 
 class GridTest(tf.test.TestCase):
 
   def test_grid_layout_scale_and_transparent_padding(self):
     tiles = np.stack([np.full((2, 3, 4), 10 * (i + 1), np.uint8) for i in range(5)])
-    grid = images.image_grid(tiles, ncols=3, scale=2, pad=1)
+    grid = display.image_grid(tiles, ncols=3, scale=2, pad=1)
     self.assertEqual(grid.shape, (2 * (4 + 1) + 1, 3 * (6 + 1) + 1, 4))
     self.assertAllEqual(grid[1:5, 8:14], np.full((4, 6, 4), 20))  # Tile 1, upscaled.
     self.assertAllEqual(grid[0], np.zeros((22, 4)))  # Padding is transparent.
@@ -50,7 +50,7 @@ class GridTest(tf.test.TestCase):
 
   def test_nearest_neighbour_upscaling_keeps_pixels_crisp(self):
     tile = np.array([[[[0, 0, 0], [255, 255, 255]]]], np.uint8)
-    grid = images.image_grid(tile, ncols=1, scale=3, pad=0)
+    grid = display.image_grid(tile, ncols=1, scale=3, pad=0)
     self.assertAllEqual(np.unique(grid), [0, 255])
 
 
@@ -59,14 +59,14 @@ class WritePngTest(tf.test.TestCase):
   def test_rgba_round_trips_in_rgba_order(self):
     image = fx.sprite(colour=(250, 20, 5))
     path = os.path.join(self.get_temp_dir(), "deep", "folder", "a.png")
-    images.write_png(path, image)
+    display.write_png(path, image)
     back = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
     self.assertAllEqual(back, image)
 
   def test_rgb_round_trips_in_rgb_order(self):
     image = fx.sprite(colour=(250, 20, 5))[..., :3]
     path = os.path.join(self.get_temp_dir(), "rgb.png")
-    images.write_png(path, image)
+    display.write_png(path, image)
     self.assertAllEqual(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB), image)
 
 

@@ -1,4 +1,4 @@
-"""Tests for vae/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
+"""Tests for vae/evaluation/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
 
 import os
 
@@ -16,7 +16,7 @@ import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import export  # pylint: disable=wrong-import-position
+from vae.evaluation import export  # pylint: disable=wrong-import-position
 
 # The logistic likelihood renders the most probable 8-bit level, so outputs
 # are multiples of 1/255. The loaded graph may fuse and order float ops

@@ -1,4 +1,4 @@
-"""Tests for vae/pictures.py: picture layouts, slerp and pixel-art quantisation."""
+"""Tests for vae/evaluation/pictures.py: picture layouts, slerp and pixel-art quantisation."""
 
 import os
 
@@ -12,7 +12,8 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import evaluation, pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 SIZE = 32
 SCALE = pictures.display_scale(SIZE)  # 4: a 32 px sprite shows 128 px wide.

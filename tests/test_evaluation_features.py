@@ -1,4 +1,4 @@
-"""Tests for vae/features.py: the fixed random-network feature space."""
+"""Tests for vae/evaluation/features.py: the fixed random-network feature space."""
 
 import os
 import subprocess
@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from vae import features
-from vae import metrics
+from vae.evaluation import features, metrics
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +50,7 @@ class RandomConvFeaturesTest(tf.test.TestCase):
     images = _sprites(4, 32)
     path = os.path.join(self.get_temp_dir(), "images.npy")
     np.save(path, images)
-    script = ("import sys, numpy as np; from vae import features; "
+    script = ("import sys, numpy as np; from vae.evaluation import features; "
               "np.save(sys.argv[1], features.embed(np.load(sys.argv[1])))")
     subprocess.run([sys.executable, "-c", script, path], cwd=_REPO,
                    check=True, capture_output=True)

@@ -1,4 +1,4 @@
-"""Tests for vae/evaluation.py: restoring a run, and the report's numbers."""
+"""Tests for vae/evaluation/report.py: restoring a run, and the report's numbers."""
 
 import os
 
@@ -14,7 +14,8 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import evaluation, metrics  # pylint: disable=wrong-import-position
+from vae.evaluation import metrics  # pylint: disable=wrong-import-position
+from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 SETTINGS = dict(iw_samples=10, num_samples=50, temperature=1.0)
 

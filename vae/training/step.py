@@ -25,7 +25,8 @@ it does not count towards the loop's rollback tolerance.
 
 import tensorflow as tf
 
-from vae import objectives, schedules
+from vae import objectives
+from vae.training import schedules
 
 _GROWTH_INTERVAL = 2000
 METRICS = ("loss", "distortion", "rate", "elbo", "grad_norm", "beta", "lr")

@@ -1,11 +1,11 @@
-"""Tests for vae.schedules: beta and learning rate as functions of the step."""
+"""Tests for vae.training.schedules: beta and learning rate as functions of the step."""
 
 import math
 
 import tensorflow as tf
 
 from vae import config as config_lib
-from vae import schedules
+from vae.training import schedules
 
 
 def beta(config, step):

@@ -20,7 +20,7 @@ import tarfile
 
 import numpy as np
 
-from pipelines import decode, images
+from pipelines import decode, display
 from pipelines.errors import SkipFile
 
 ANIMATED = "package/sprites/pokemon/versions/generation-v/black-white/animated/"
@@ -100,7 +100,7 @@ def write_first_frames(gifs: dict, out_dir: pathlib.Path) -> list[str]:
   skipped = []
   for stem, data in sorted(gifs.items()):
     try:
-      images.write_png(out_dir / f"{stem}.png", first_frame(data))
+      display.write_png(out_dir / f"{stem}.png", first_frame(data))
     except SkipFile:
       skipped.append(stem)
   return skipped
@@ -124,7 +124,7 @@ def write_all_frames(tar_path, cache_dir: pathlib.Path, workers=4) -> dict:
       except SkipFile:
         return stem, 0
       for index, frame in frames:
-        images.write_png(out_dir / f"{stem}_f{index}.png", frame)
+        display.write_png(out_dir / f"{stem}_f{index}.png", frame)
       return stem, len(frames)
 
     # OpenCV releases the GIL while it decodes and encodes, so threads scale.
