@@ -236,7 +236,7 @@ def main(argv=None):
   try:
     ckpt = check_request(args)
     # TensorFlow loads only now, so --help and mistakes above answer at once.
-    from vae import startup  # pylint: disable=import-outside-toplevel
+    from pipelines import startup  # pylint: disable=import-outside-toplevel
     tf = startup.import_tensorflow()
     tf.get_logger().setLevel("ERROR")
     written = run(args, ckpt)

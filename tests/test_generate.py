@@ -16,10 +16,10 @@ import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.test_evaluation import make_run  # pylint: disable=wrong-import-position
+from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae import export  # pylint: disable=wrong-import-position
+from vae.evaluation import export  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")

@@ -30,8 +30,8 @@ from pipelines import decode
 from pipelines import transforms
 from pipelines.config import background_rgb
 from pipelines.errors import SkipFile
-from vae import evaluation
-from vae import pictures
+from vae.evaluation import report as evaluation
+from vae.evaluation import pictures
 
 # Images per compiled call when sampling; each chunk has its own seed, so a
 # progress bar can advance without changing what is drawn.
