@@ -6,6 +6,9 @@ held-out split, prints it as a table (or JSON with --json) and writes, into
 --out (default RUN_DIR/eval/):
 
   report.json             every metric, with the settings that produced it
+  report.html             one page to open in a browser: the config, every
+                          metric with what it means, the validation curve of
+                          training, and the pictures below
   reconstructions.png     held-out sprites, each above its reconstruction
   samples.png             64 samples at --temperature
   interpolations.png      6 rows: sprite, 8 decodings along a slerp path
@@ -46,7 +49,7 @@ from rich.table import Table  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from pipelines.cli import OneLineParser  # pylint: disable=wrong-import-position
-from vae.evaluation import export, pictures  # pylint: disable=wrong-import-position
+from vae.evaluation import export, page, pictures  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 PROG = "evaluate.py"
@@ -155,7 +158,10 @@ def run(args):
   with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
     json.dump(result.report, f, indent=2)
     f.write("\n")
-  pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art, seed=args.seed)
+  drawn = pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art,
+                                  seed=args.seed)
+  page.write(out, result.report, json.loads(config.to_json()), drawn,
+             run_dir=os.path.dirname(config_path))
   if args.export:
     export.export(model, args.export, config_json=config.to_json())
   console = Console(stderr=args.json)

@@ -13,12 +13,16 @@ import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
 import cv2  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import evaluate  # pylint: disable=wrong-import-position
+from tests import browser  # pylint: disable=wrong-import-position
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from tests.test_evaluation_page import decode_data_uri, parse  # pylint: disable=wrong-import-position
+from vae.evaluation import page  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -54,6 +58,9 @@ class EvaluateProgramTest(tf.test.TestCase):
     model = config_lib.make_model(config)
     cls.run_dir = str(tmp / "run")
     cls.prefix = make_run(cls.run_dir, config, model)
+    with tf.summary.create_file_writer(os.path.join(cls.run_dir, "tb")).as_default():
+      for epoch in range(1, 6):  # What train_loop.py writes after each epoch.
+        tf.summary.scalar(page.CURVE_TAG, 3.0 + 1.0 / epoch, step=20 * epoch)
 
     truncated = str(tmp / "truncated")
     data, = glob.glob(make_run(truncated, config, model) + ".data-*")
@@ -117,6 +124,41 @@ class EvaluateProgramTest(tf.test.TestCase):
       self.assertIn(0, picture[..., 3], name)  # Transparent padding and background.
     samples = cv2.imread(os.path.join(self.out, "samples.png"), cv2.IMREAD_UNCHANGED)
     self.assertEqual(samples.shape, (7 * 129 + 1, 8 * 129 + 1, 4))  # 50 samples, 8 a row.
+
+  def read_page(self):
+    with open(os.path.join(self.out, "report.html"), encoding="utf-8") as f:
+      return f.read()
+
+  def test_report_page_shows_every_metric_of_report_json_with_its_meaning(self):
+    with open(os.path.join(self.out, "report.json"), encoding="utf-8") as f:
+      report = json.load(f)
+    text = self.read_page()
+    parsed = parse(text)
+    for key in page.flatten(report):
+      self.assertIn(key, parsed.cells + parsed.titles)
+    self.assertNotIn(page.UNDESCRIBED, text)
+    for key in ("latent_dim", "widths", "data_dir"):  # the run's config
+      self.assertIn(key, parsed.cells)
+    self.assertIn("polyline", parsed.tags)  # the validation curve
+    self.assertIn("after each of 5 epochs", text)
+
+  def test_report_page_embeds_every_picture_and_refers_to_nothing_outside(self):
+    text = self.read_page()
+    parsed = parse(text)
+    self.assertLen(parsed.images, len(PICTURES))
+    for src, name in zip(parsed.images, PICTURES):
+      embedded = decode_data_uri(src)
+      self.assertIsNotNone(embedded, name)
+      self.assertAllEqual(embedded, cv2.imread(os.path.join(self.out, name),
+                                               cv2.IMREAD_UNCHANGED))
+    self.assertTrue(all(ref.startswith("data:") for ref in parsed.references))
+    self.assertNotIn("http", text)
+    self.assertNotIn("<script", text)
+
+  @pytest.mark.slow
+  def test_report_page_opens_in_a_headless_browser_without_errors(self):
+    shot = browser.check_page(self, os.path.join(self.out, "report.html"), "report.png")
+    print(f"screenshot of report.html: {shot}")
 
   def test_run_exports_a_saved_model_with_the_four_signatures(self):
     loaded = tf.saved_model.load(self.export)
