@@ -33,32 +33,21 @@ TensorFlow alone (see `vae/evaluation/export.py`). The same command gives the sa
 numbers (--seed).
 """
 
+import argparse
+import json
 import os
 import sys
 
-from pipelines import startup
-
-tf = startup.import_tensorflow()
-
-import argparse  # pylint: disable=wrong-import-position
-import json  # pylint: disable=wrong-import-position
-
-import numpy as np  # pylint: disable=wrong-import-position
-from rich.console import Console  # pylint: disable=wrong-import-position
-from rich.table import Table  # pylint: disable=wrong-import-position
-
-import pipelines  # pylint: disable=wrong-import-position
-from pipelines.cli import OneLineParser  # pylint: disable=wrong-import-position
-from vae.evaluation import export, page, pictures  # pylint: disable=wrong-import-position
-from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
+from pipelines import cli, startup
+from pipelines.errors import NoImagesError
 
 PROG = "evaluate.py"
 CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000
 
 
 def parse_args(argv=None):
-  parser = OneLineParser(prog=PROG, description=__doc__,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.OneLineParser(prog=PROG, description=__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--ckpt", required=True,
                       help="a run directory (holding config.json and checkpoints/) "
                            "or a checkpoint prefix such as RUN/checkpoints/best/ckpt-40")
@@ -85,16 +74,19 @@ def parse_args(argv=None):
   parser.add_argument("--pixel-art", action="store_true",
                       help="also write samples_pixel_art.png")
   args = parser.parse_args(argv)
-  if args.iw_samples is None:
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    args.iw_samples = GPU_IW_SAMPLES if gpu else CPU_IW_SAMPLES
-  if args.iw_samples < 1:
+  if args.iw_samples is not None and args.iw_samples < 1:
     parser.error(f"--iw-samples must be at least 1, got {args.iw_samples}")
   if args.num_samples < 2:
     parser.error(f"--num-samples must be at least 2, got {args.num_samples}")
   if not args.temperature > 0:
     parser.error(f"--temperature must be positive, got {args.temperature}")
   return args
+
+
+def default_iw_samples():
+  """K of the IWAE bound when --iw-samples is not given: more with a GPU."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return GPU_IW_SAMPLES if tf.config.list_physical_devices("GPU") else CPU_IW_SAMPLES
 
 
 # (key, format, what it means) for the console table, short enough for 80
@@ -119,14 +111,17 @@ _TABLE_ROWS = (
 
 def report_table(report):
   """The report as a `rich.table.Table`."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from rich.table import Table  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   copies = report["memorization"]
   table = Table(
       title=(f"{report['checkpoint']}\n{report['num_images']} {report['split']} images, "
              f"{report['num_samples']} samples at temperature {report['temperature']:g}"),
       caption=("* in a seeded random-convnet feature space, not ImageNet FID; "
                f"memorization: share of samples nearer a training sprite than "
-               f"{evaluation.MEMORIZATION_QUANTILE:.0%} of held-out sprites are "
-               f"(about {evaluation.MEMORIZATION_QUANTILE:g} when nothing is copied)"))
+               f"{report_lib.MEMORIZATION_QUANTILE:.0%} of held-out sprites are "
+               f"(about {report_lib.MEMORIZATION_QUANTILE:g} when nothing is copied)"))
   table.add_column("metric")
   table.add_column("value", justify="right")
   table.add_column("meaning")
@@ -149,9 +144,12 @@ def report_table(report):
 
 def run(args):
   """Evaluates, writes the outputs and prints the report; returns the report."""
-  model, config, config_path, result = evaluation.evaluate_run(
+  from rich.console import Console  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import export, page, pictures  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
+  model, config, config_path, result = report_lib.report_on_run(
       args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
-      iw_samples=args.iw_samples, num_samples=args.num_samples,
+      iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
       temperature=args.temperature, seed=args.seed)
   out = args.out or os.path.join(os.path.dirname(config_path), "eval")
   os.makedirs(out, exist_ok=True)
@@ -174,12 +172,15 @@ def run(args):
 
 def main(argv=None):
   args = parse_args(argv)
+  # TensorFlow loads only now, so --help and a bad flag answer at once.
+  tf = startup.import_tensorflow()
+  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   # Restoring only the model from a training checkpoint leaves the optimizer's
   # values unread; TensorFlow's warnings about that say nothing to a user.
   tf.get_logger().setLevel("ERROR")
   try:
     run(args)
-  except (evaluation.EvaluationError, pipelines.NoImagesError, OSError) as error:
+  except (report_lib.EvaluationError, NoImagesError, OSError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
   return 0

@@ -224,7 +224,7 @@ def run(args, ckpt):
         inputs=[dict(path=path, sha256=sha256(path)) for path in inputs(args)],
         model=dict(image_size=generator.image_size, channels=generator.channels,
                    latent_dim=generator.latent_dim),
-        files=files + [sheet_name], config=generator.config)
+        files=files + [sheet_name], config=json.loads(generator.config.to_json()))
     with open(os.path.join(args.out, "generate.json"), "w", encoding="utf-8") as f:
       f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
     bar.advance(task, 2)

@@ -2,7 +2,7 @@
 
   python bench/loop_vs_fit.py [--quick] [--rounds N] [--block-steps N] [--keras-sweep]
 
-Every competitor trains the same `vae.VAE` (the `default` preset: widths
+Every competitor trains the same `vae.model.VAE` (the `default` preset: widths
 16,32,64,128, latent 64, logistic likelihood, 64x64x4) on the same loss
 (`vae.objectives.elbo_terms` + `training_loss`, the same beta and learning-rate
 schedules, the same posterior noise, gradients clipped to the same global norm)

@@ -10,7 +10,7 @@ prints one JSON line, then answers JSON commands on stdin, one line each:
   {"command": "profile"} op time of one traced block by kind of op, input wait
   {"command": "quit"}
 
-Kinds (all train the same `vae.VAE` on the same loss and the same batches):
+Kinds (all train the same `vae.model.VAE` on the same loss and the same batches):
   pokevae   `vae.training.step.make_train_fn` driven as train_loop.py drives it
   keras     a keras.Model whose train_step calls `vae.objectives`, run by fit()
   plain     one tf.function per step, called from a Python for loop
@@ -47,10 +47,15 @@ from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae import objectives  # pylint: disable=wrong-import-position
 # pylint: disable=wrong-import-position,ungrouped-imports
 try:
+  from vae.model import VAE
   from vae.training import schedules
   from vae.training import step as train_step
+  make_model = VAE.from_config
+  data_config = lambda config: config.data  # pylint: disable=unnecessary-lambda-assignment
 except ImportError:  # A source tree from before vae/training/ (levers.py --group code).
   from vae import schedules, train_step
+  make_model = config_lib.make_model
+  data_config = lambda config: config.data_config()  # pylint: disable=unnecessary-lambda-assignment
 
 
 def cpu_seconds():
@@ -67,7 +72,7 @@ class Setup:
     self.config = config_lib.preset("default", dashboard="plain", **overrides)
     keras.utils.set_random_seed(self.config.seed)
     start = time.perf_counter()
-    self.data = pipelines.load(self.config.data_config())  # Decodes (first pass) into the cache.
+    self.data = pipelines.load(data_config(self.config))  # Decodes (first pass) into the cache.
     self.load_seconds = time.perf_counter() - start
     self.images = sum(self.data.count(s) for s in ("train", "val", "test"))
     self.batch = self.config.batch_size
@@ -111,7 +116,7 @@ class PokeVAE:
     self.config, self.batch = config, setup.batch
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
-      self.model = config_lib.make_model(config)
+      self.model = make_model(config)
       self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
       self.optimizer.build(self.model.trainable_variables)
       self.state = train_step.TrainState(name="train_state")
@@ -139,7 +144,7 @@ class PokeVAE:
     variables = model.trainable_variables
 
     @tf.function(input_signature=[tf.TensorSpec(
-        [self.batch, config.image_size, config.image_size, config.channels], tf.float32)])
+        [self.batch, *model.image_shape], tf.float32)])
     def one_step(x):
       step = optimizer.iterations
       with tf.GradientTape() as tape:
@@ -234,7 +239,7 @@ class KerasFit:
     import queue  # pylint: disable=import-outside-toplevel
     import threading  # pylint: disable=import-outside-toplevel
     config = setup.config
-    vae = config_lib.make_model(config)
+    vae = make_model(config)
     optimizer = keras.optimizers.Adam(learning_rate=LRSchedule(config, setup.total_steps),
                                       global_clipnorm=config.clip_norm)
     optimizer.build(vae.trainable_variables)
@@ -283,7 +288,7 @@ class Plain:
 
   def __init__(self, setup):
     config = setup.config
-    model = config_lib.make_model(config)
+    model = make_model(config)
     optimizer = keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm)
     optimizer.build(model.trainable_variables)
     variables = model.trainable_variables

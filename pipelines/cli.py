@@ -1,9 +1,10 @@
-"""Command-line plumbing shared by the data programs.
+"""Command-line plumbing shared by the programs.
 
 `OneLineParser` turns a bad flag into one line on stderr and exit status 2
-(argparse's default also prints the whole usage). `add_config_flags` offers
-every `DataConfig` field as a flag named after it (`--image-size 32`,
-`--no-flip`), so the flags can never drift from the dataclass.
+(argparse's default also prints the whole usage). `add_field_flags` offers
+dataclass fields as flags named after them (`--image-size 32`, `--no-flip`),
+so flags can never drift from the dataclass; `add_config_flags` does it for
+every `DataConfig` field.
 """
 
 import argparse
@@ -21,17 +22,35 @@ class OneLineParser(argparse.ArgumentParser):
     sys.exit(2)
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-  """Adds one flag per `DataConfig` field, with the field's default and docs."""
-  group = parser.add_argument_group("data", "DataConfig fields (see pipelines/config.py)")
-  for field in dataclasses.fields(DataConfig):
+def add_field_flags(parser, fields, *, unset=False, parsers=None) -> None:
+  """Adds one flag per dataclass field, typed by the field's default.
+
+  Args:
+    parser: an ArgumentParser or argument group.
+    fields: `dataclasses.fields(...)`, or some of them.
+    unset: leave flags that are not given out of the parsed namespace
+      (default `argparse.SUPPRESS`), so a caller sees which were given;
+      else a flag not given takes the field's default.
+    parsers: {type: parse function} for defaults of other types than
+      bool, int, float and str (e.g. a tuple).
+  """
+  parsers = parsers or {}
+  for field in fields:
     flag = "--" + field.name.replace("_", "-")
-    if field.type in (bool, "bool"):
-      group.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+    kwargs = dict(default=argparse.SUPPRESS if unset else field.default,
+                  help=f"default: {field.default!r}")
+    kind = type(field.default)
+    if kind is bool:
+      kwargs["action"] = argparse.BooleanOptionalAction
     else:
-      kind = {"int": int, "float": float, "str": str}.get(field.type, field.type)
-      group.add_argument(flag, type=kind, default=field.default,
-                         metavar=field.name.upper(), help=f"default: {field.default!r}")
+      kwargs.update(type=parsers.get(kind, kind), metavar=field.name.upper())
+    parser.add_argument(flag, **kwargs)
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+  """Adds one flag per `DataConfig` field, with the field's default."""
+  group = parser.add_argument_group("data", "DataConfig fields (see pipelines/config.py)")
+  add_field_flags(group, dataclasses.fields(DataConfig))
 
 
 def config_from_args(args: argparse.Namespace) -> DataConfig:

@@ -63,8 +63,8 @@ class DataConfig:
       raise ValueError(
           f"channels must be 4 (premultiplied RGBA) or 3 (RGB), "
           f"got {self.channels}")
-    _check_choice("scale", self.scale, SCALES)
-    _check_choice("frames", self.frames, FRAMES)
+    check_choice("scale", self.scale, SCALES)
+    check_choice("frames", self.frames, FRAMES)
     background_rgb(self.background)
     if not self.cache:
       raise ValueError(
@@ -104,6 +104,7 @@ def _check_type(config, name, kind):
     raise ValueError(f"{name} must be an {kind.__name__}, got {value!r}")
 
 
-def _check_choice(name, value, choices):
+def check_choice(name, value, choices):
+  """Raises ValueError naming `name` and `value` unless `value` is one of `choices`."""
   if value not in choices:
-    raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

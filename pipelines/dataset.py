@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import canvas, decode, probe, sources, transforms
-from pipelines.config import SPLITS, DataConfig, background_rgb
-from pipelines.errors import NoImagesError, SkipFile
+from pipelines.config import SPLITS, DataConfig, background_rgb, check_choice
+from pipelines.errors import NoImagesError, SkipFile, first_line
 
 _CACHE_VERSION = 1  # Bump when decoding changes what a cache file holds.
 # Shuffle window for sets read from disk: bounded in bytes (16384 sprites at 64 px).
@@ -42,7 +42,7 @@ class SpriteData:
 
   def count(self, split: str) -> int:
     """Number of usable images in "train", "val" or "test"."""
-    _check_split(split)
+    check_choice("split", split, SPLITS)
     return sum(r.images for r in self.records if r.split == split)
 
   def dataset(self, split, batch_size, *, training, seed=0, drop_remainder=False):
@@ -59,7 +59,7 @@ class SpriteData:
     Returns:
       A `tf.data.Dataset`; iterating it again gives a new, seeded epoch.
     """
-    _check_split(split)
+    check_choice("split", split, SPLITS)
     if batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     config = self.config
@@ -95,7 +95,7 @@ class SpriteData:
 
   def array(self, split: str) -> np.ndarray:
     """All images of a split, uint8 [N, S, S, C], unaugmented, in file order."""
-    _check_split(split)
+    check_choice("split", split, SPLITS)
     size = self.config.image_size
     blocks = [b.numpy() for b in self._decoded[split].batch(4096)]
     images = np.concatenate(blocks) if blocks else np.zeros((0, size, size, 4), np.uint8)
@@ -183,8 +183,7 @@ class _Decoder:
       # Whatever one file does (SkipFile, cv2.error, MemoryError), the run goes on.
       reason = str(error)
       if not isinstance(error, SkipFile):
-        first_line = (reason.strip().splitlines() or [""])[0]
-        reason = f"decode failed: {type(error).__name__}: {first_line}".rstrip(": ")
+        reason = f"decode failed: {type(error).__name__}: {first_line(error)}".rstrip(": ")
       self.outcomes[path] = reason
       return np.zeros((0, self.size, self.size, 4), np.uint8)
 
@@ -239,7 +238,3 @@ def _with_outcome(record, outcome):
     return dataclasses.replace(record, images=outcome)
   return dataclasses.replace(record, status=f"skipped: {outcome}", images=0)
 
-
-def _check_split(split):
-  if split not in SPLITS:
-    raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")

@@ -1,71 +1,119 @@
-"""Tests for vae.config: presets, flags, validation and the saved JSON."""
+"""Tests for vae/config.py and train_loop.py's flags: presets, validation, the saved JSON."""
 
+import dataclasses
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
 import tensorflow as tf
+from absl.testing import parameterized
 
+import train_loop
+from pipelines.config import DataConfig
 from vae import config as config_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# config.json of a smoke run written before the data settings were nested in
+# Config (`train_loop.py --preset smoke --dashboard plain`): every field flat.
+OLD_RUN = ROOT / "tests" / "data" / "smoke_run_before_restructure"
 
 
-class ConfigTest(tf.test.TestCase):
+def parse(*argv):
+  return train_loop.config_from_flags(train_loop.argument_parser().parse_args(list(argv)))
 
-  def parse(self, *argv):
-    parser = config_lib.argument_parser("train_loop.py", "test")
-    return config_lib.from_args(parser.parse_args(list(argv)))
+
+class ConfigTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_flags_override_the_preset(self):
-    config = self.parse("--preset", "smoke", "--latent-dim", "12", "--beta", "0.5",
-                        "--widths", "4,8", "--no-flip")
+    config = parse("--preset", "smoke", "--latent-dim", "12", "--beta", "0.5",
+                   "--widths", "4,8", "--no-flip")
     self.assertEqual(config.preset, "smoke")
     self.assertEqual(config.latent_dim, 12)
     self.assertEqual(config.beta, 0.5)
     self.assertEqual(config.widths, (4, 8))
-    self.assertFalse(config.flip)
-    self.assertEqual(config.image_size, config_lib.PRESETS["smoke"]["image_size"])
+    self.assertFalse(config.data.flip)
+    self.assertEqual(config.data.image_size, config_lib.PRESETS["smoke"]["image_size"])
+
+  def test_every_data_config_field_is_a_flag(self):
+    config = parse("--background", "102030", "--val-fraction", "0.2", "--test-fraction", "0.3",
+                   "--data-dir", "somewhere", "--image-size", "32", "--cache", "none")
+    self.assertEqual(config.data, DataConfig(background="102030", val_fraction=0.2, test_fraction=0.3,
+                                             data_dir="somewhere", image_size=32, cache="none"))
+    flags = {a.dest for a in train_loop.argument_parser()._actions}  # pylint: disable=protected-access
+    self.assertContainsSubset([f.name for f in dataclasses.fields(DataConfig)], flags)
+
+  def test_no_config_field_shadows_a_data_field(self):
+    run_fields = {f.name for f in dataclasses.fields(config_lib.Config)}
+    self.assertEmpty(run_fields & set(config_lib.DATA_FIELDS))
 
   def test_json_round_trip_is_identical(self):
-    config = config_lib.preset("quality", beta=0.25)
+    config = config_lib.preset("quality", beta=0.25, image_size=96)
     path = os.path.join(self.get_temp_dir(), "config.json")
     config_lib.save(config, path)
     self.assertEqual(config_lib.load(path), config)
+    with open(path, encoding="utf-8") as f:
+      self.assertEqual(json.load(f)["data"]["image_size"], 96)
 
-  def test_unknown_field_in_json_is_an_error(self):
+  def test_a_flat_config_json_written_before_nesting_loads(self):
+    config = config_lib.load(OLD_RUN / "run_config.json")
+    expected = config_lib.preset("smoke", dashboard="plain", out=config.out)
+    self.assertEqual(config, expected)
+    # Fields the old file lacks take their defaults.
+    self.assertEqual((config.data.background, config.data.val_fraction), ("ffffff", 0.1))
+
+  @parameterized.named_parameters(
+      ("top_level", {"latent_dims": 3}, "latent_dims"),
+      ("nested", {"data": {"imagesize": 3}}, "data.imagesize"),
+  )
+  def test_unknown_field_in_json_is_an_error(self, extra, field):
     values = json.loads(config_lib.Config().to_json())
-    values["latent_dims"] = 3
-    with self.assertRaisesRegex(ValueError, "latent_dims"):
+    for key, value in extra.items():
+      values[key] = {**values[key], **value} if isinstance(value, dict) else value
+    with self.assertRaisesRegex(ValueError, field):
       config_lib.from_dict(values)
 
-  def test_bad_values_name_the_field_and_value(self):
-    for kwargs, pattern in [(dict(image_size=50), "image_size.*50"),
-                            (dict(beta_schedule="sometimes"), "beta_schedule.*sometimes"),
-                            (dict(lr=0.0), "lr must be positive"),
-                            (dict(batch_size=0), "batch_size must be at least 1"),
-                            (dict(beta=-1.0), "beta must not be negative")]:
-      with self.subTest(**kwargs):
-        with self.assertRaisesRegex(ValueError, pattern):
-          config_lib.Config(**kwargs)
+  @parameterized.named_parameters(
+      ("image_size", dict(image_size=50), "image_size.*50"),
+      ("beta_schedule", dict(beta_schedule="sometimes"), "beta_schedule.*sometimes"),
+      ("lr", dict(lr=0.0), "lr must be positive"),
+      ("batch_size", dict(batch_size=0), "batch_size must be at least 1"),
+      ("beta", dict(beta=-1.0), "beta must not be negative"),
+      ("channels", dict(channels=2), "channels must be 4"),
+      ("val_fraction", dict(val_fraction=1.0), "val_fraction must be in"),
+  )
+  def test_bad_values_name_the_field_and_value(self, changes, pattern):
+    with self.assertRaisesRegex(ValueError, pattern):
+      config_lib.replace(config_lib.Config(), **changes)
 
-  def test_every_preset_is_valid(self):
-    for name in config_lib.PRESETS:
-      self.assertEqual(config_lib.preset(name).preset, name)
+  def test_replace_takes_data_fields_by_name(self):
+    config = config_lib.replace(config_lib.Config(), image_size=32, latent_dim=5)
+    self.assertEqual((config.data.image_size, config.latent_dim), (32, 5))
+    self.assertEqual(config_lib.flat(config)["image_size"], 32)
 
-  def test_cli_rejects_unknown_and_ill_typed_flags_in_one_line(self):
-    for argv, needle in [(["--latent-dimz", "3"], "unrecognized arguments"),
-                         (["--latent-dim", "many"], "invalid int value"),
-                         (["--image-size", "50"], "image_size must be one of")]:
-      with self.subTest(argv=argv):
-        result = subprocess.run([sys.executable, "train_loop.py", *argv], cwd=ROOT,
-                                capture_output=True, text=True, timeout=120)
-        self.assertEqual(result.returncode, 2)
-        lines = [l for l in result.stderr.splitlines() if "error" in l]
-        self.assertLen(lines, 1, result.stderr)
-        self.assertIn(needle, lines[0])
-        self.assertNotIn("Traceback", result.stderr)
+  @parameterized.parameters(*config_lib.PRESETS)
+  def test_every_preset_is_valid(self, name):
+    self.assertEqual(config_lib.preset(name).preset, name)
+
+
+class ProgramFlagsTest(tf.test.TestCase, parameterized.TestCase):
+  """train_loop.py answers these before TensorFlow loads: one line, status 2."""
+
+  @parameterized.named_parameters(
+      ("unknown_flag", ["--latent-dimz", "3"], "unrecognized arguments"),
+      ("ill_typed", ["--latent-dim", "many"], "invalid int value"),
+      ("bad_value", ["--image-size", "50"], "image_size must be one of"),
+      ("bad_data_value", ["--test-fraction", "1.5"], "test_fraction must be in"),
+  )
+  def test_cli_rejects_unknown_and_ill_typed_flags_in_one_line(self, argv, needle):
+    result = subprocess.run([sys.executable, "train_loop.py", *argv], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    self.assertEqual(result.returncode, 2)
+    lines = [l for l in result.stderr.splitlines() if "error" in l]
+    self.assertLen(lines, 1, result.stderr)
+    self.assertIn(needle, lines[0])
+    self.assertNotIn("Traceback", result.stderr)
 
 
 if __name__ == "__main__":

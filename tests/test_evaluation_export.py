@@ -16,6 +16,7 @@ import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import export  # pylint: disable=wrong-import-position
 
 # The logistic likelihood renders the most probable 8-bit level, so outputs
@@ -73,7 +74,7 @@ class ExportTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     tf.random.set_seed(1)
-    cls.model = config_lib.make_model(config_lib.preset("smoke"))
+    cls.model = VAE.from_config(config_lib.preset("smoke"))
     cls.tmp = tempfile.TemporaryDirectory()
     cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
                                   config_json='{"latent_dim": 8}')

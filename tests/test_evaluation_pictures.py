@@ -12,6 +12,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import pictures  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
@@ -48,7 +49,7 @@ class PicturesTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     tf.random.set_seed(0)
-    cls.model = config_lib.make_model(config_lib.preset("smoke"))
+    cls.model = VAE.from_config(config_lib.preset("smoke"))
     cls.images = sprites(16)
 
   def test_slerp_keeps_the_ends_and_follows_the_great_circle(self):

@@ -14,6 +14,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import metrics  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
@@ -22,7 +23,7 @@ SETTINGS = dict(iw_samples=10, num_samples=50, temperature=1.0)
 
 def make_run(run_dir, config, model=None):
   """A run directory as train_loop.py writes it: config.json and checkpoints/best."""
-  model = model or config_lib.make_model(config)
+  model = model or VAE.from_config(config)
   config_lib.save(config, os.path.join(run_dir, "config.json"))
   manager = tf.train.CheckpointManager(
       tf.train.Checkpoint(model=model), os.path.join(run_dir, "checkpoints", "best"),
@@ -40,11 +41,11 @@ class EvaluationTest(tf.test.TestCase):
         os.path.join(cls.tmp.name, "sprites"), count=160, size=40)
     cls.config = config_lib.preset("smoke", data_dir=cls.sprites)
     tf.random.set_seed(0)
-    cls.model = config_lib.make_model(cls.config)
+    cls.model = VAE.from_config(cls.config)
     cls.run_dir = os.path.join(cls.tmp.name, "run")
     cls.prefix = make_run(cls.run_dir, cls.config, cls.model)
     cls.images, cls.train, cls.heldout = evaluation.load_split(cls.config, "test")
-    cls.result = evaluation.evaluate(cls.model, cls.images, cls.train, seed=0, **SETTINGS)
+    cls.result = evaluation.compute_report(cls.model, cls.images, cls.train, seed=0, **SETTINGS)
     cls.report = cls.result.report
 
   @classmethod
@@ -93,8 +94,8 @@ class EvaluationTest(tf.test.TestCase):
     run_dir = os.path.join(self.tmp.name, "mog")
     make_run(run_dir, mog)
     config_lib.save(self.config, os.path.join(run_dir, "config.json"))
-    held = len(config_lib.make_model(mog).variables)
-    built = len(config_lib.make_model(self.config).variables)
+    held = len(VAE.from_config(mog).variables)
+    built = len(VAE.from_config(self.config).variables)
     self.assertGreater(held, built)  # The mixture prior's means, scales and logits.
     with self.assertRaisesRegex(evaluation.EvaluationError,
                                 f"holds {held} model variables, the config builds {built}"):
@@ -149,9 +150,9 @@ class EvaluationTest(tf.test.TestCase):
     self.assertAllInRange(self.result.samples, 0.0, 1.0)
 
   def test_the_same_seed_gives_the_same_report_and_another_seed_another(self):
-    again = evaluation.evaluate(self.model, self.images, self.train, seed=0, **SETTINGS)
+    again = evaluation.compute_report(self.model, self.images, self.train, seed=0, **SETTINGS)
     self.assertEqual(again.report, self.report)
-    other = evaluation.evaluate(self.model, self.images, self.train, seed=1, **SETTINGS)
+    other = evaluation.compute_report(self.model, self.images, self.train, seed=1, **SETTINGS)
     self.assertNotEqual(other.report["fd"], self.report["fd"])
     self.assertNotEqual(other.report["bits_per_dim_iwae"], self.report["bits_per_dim_iwae"])
 

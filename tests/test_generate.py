@@ -19,6 +19,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import export  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ class GenerateProgramTest(tf.test.TestCase):
     tmp = pathlib.Path(cls.tmp.name)
     tf.random.set_seed(5)
     config = config_lib.preset("smoke")
-    model = config_lib.make_model(config)
+    model = VAE.from_config(config)
     run, saved = str(tmp / "run"), str(tmp / "export")
     make_run(run, config, model)
     export.export(model, saved, config_json=config.to_json())

@@ -12,6 +12,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import export  # pylint: disable=wrong-import-position
 from vae import generation  # pylint: disable=wrong-import-position
 
@@ -36,7 +37,7 @@ class GenerationTest(tf.test.TestCase):
     cls.tmp = tempfile.TemporaryDirectory()
     tf.random.set_seed(2)
     cls.config = config_lib.preset("smoke")
-    cls.model = config_lib.make_model(cls.config)
+    cls.model = VAE.from_config(cls.config)
     cls.run_dir = os.path.join(cls.tmp.name, "run")
     make_run(cls.run_dir, cls.config, cls.model)
     cls.export_dir = export.export(cls.model, os.path.join(cls.tmp.name, "export"),
@@ -55,7 +56,7 @@ class GenerationTest(tf.test.TestCase):
     for generator in (self.from_run, self.from_export):
       self.assertEqual((generator.image_size, generator.channels, generator.latent_dim),
                        (32, 4, 8))
-      self.assertEqual(generator.config["prior"], "normal")
+      self.assertEqual(generator.config.prior, "normal")
     self.assertEndsWith(self.from_run.checkpoint, "ckpt-1")
     self.assertIn("prior: normal", self.from_run.sampler)
 

@@ -217,7 +217,7 @@ class BadInputTest(tf.test.TestCase):
   def test_unknown_split_is_a_clear_error(self):
     root = fx.sprite_folder(_tempdir(self), ["1.png"])
     data = pipelines.load(pipelines.DataConfig(data_dir=root, image_size=16))
-    with self.assertRaisesRegex(ValueError, "split must be one of train, val, test; got 'valid'"):
+    with self.assertRaisesRegex(ValueError, "split must be one of train, val, test, got 'valid'"):
       data.count("valid")
 
 

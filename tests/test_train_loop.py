@@ -16,6 +16,7 @@ import tensorflow as tf
 import train_loop
 from tests.sprite_fixtures import make_sprite_folder
 from vae import config as config_lib
+from vae.model import VAE
 from vae.training import schedules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,7 +84,7 @@ class TrainLoopTest(tf.test.TestCase):
     out = os.path.join(self.get_temp_dir(), "saved")
     saved = config_lib.preset("smoke", data_dir=self.data_dir, out=out, latent_dim=5)
     config_lib.save(saved, os.path.join(out, "config.json"))
-    parser = config_lib.argument_parser("train_loop.py", "test")
+    parser = train_loop.argument_parser()
     config, resuming = train_loop.resolve_config(parser.parse_args(["--out", out, "--epochs", "9"]))
     self.assertTrue(resuming)
     self.assertEqual(config, dataclasses.replace(saved, epochs=9))
@@ -109,7 +110,7 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertGreater(summary["skipped_steps"], 0)
     self.assertEqual(summary["rollbacks"], config.max_rollbacks)
     self.assertEqual(summary["stop_reason"], "diverged")
-    model = config_lib.make_model(config)
+    model = VAE.from_config(config)
     tf.train.Checkpoint(model=model).restore(summary["latest_checkpoint"]).expect_partial()
     for variable in model.variables:
       self.assertTrue(np.all(np.isfinite(variable.numpy())), variable.name)

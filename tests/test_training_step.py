@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae import config as config_lib
+from vae.model import VAE
 from vae.training import step as train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,7 +20,7 @@ def build(config, strategy=None):
   strategy = strategy or tf.distribute.get_strategy()
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
-    model = config_lib.make_model(config)
+    model = VAE.from_config(config)
     optimizer = keras.optimizers.Adam(config.lr)
     optimizer.build(model.trainable_variables)
     state = train_step.TrainState()
@@ -30,7 +31,7 @@ def build(config, strategy=None):
 
 def batches(config, count, poison=None):
   rng = np.random.default_rng(0)
-  shape = (count, config.batch_size, config.image_size, config.image_size, config.channels)
+  shape = (count, config.batch_size, config.data.image_size, config.data.image_size, config.data.channels)
   data = rng.integers(0, 256, shape).astype(np.float32) / 255.0
   if poison is not None:
     data[poison, 0, 0, 0, 0] = np.nan

@@ -1,25 +1,33 @@
 """Every hyperparameter of a PokeVAE run, in one frozen dataclass.
 
-`Config` holds each setting with its default. Named presets (`smoke`, `default`,
-`quality`) are `Config`s with some fields replaced, command-line flags override
-any field by name (`--latent-dim 64`), and the resolved config is written as
-`config.json` beside every checkpoint so that `evaluate.py` can rebuild the model
-without repeating a flag. No pickles: JSON in, JSON out, checked against the fields.
+`Config` holds each setting with its default; the data settings are a
+`pipelines.DataConfig` nested in `Config.data`. Named presets (`smoke`,
+`default`, `quality`) are `Config`s with some fields replaced, `train_loop.py`
+offers every field as a flag (`--latent-dim 64`, `--image-size 32`), and the
+resolved config is written as `config.json` beside every checkpoint so that
+`evaluate.py` rebuilds the model (`VAE.from_config`) without repeating a flag.
+No pickles: JSON in, JSON out, checked against the fields. A config.json
+written before the data settings were nested (every field at the top level)
+loads as well.
 """
 
-import argparse
 import dataclasses
 import json
 import os
-from typing import Any
 
-from pipelines.cli import OneLineParser
+from pipelines.config import DataConfig, check_choice
+
+CONFIG_NAME = "config.json"  # beside the checkpoints of every run directory
 
 BETA_SCHEDULES = ("constant", "linear", "cyclical", "capacity")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
+DASHBOARDS = ("auto", "rich", "plain")
+
+# The DataConfig fields, which flags and old flat config.json files name directly.
+DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,18 +36,10 @@ class Config:
 
   preset: str = "default"
 
-  # Data (see pipelines.DataConfig).
-  data_dir: str = ""  # "" is the bundled sprite set in data/sprites.
-  image_size: int = 64
-  channels: int = 4  # 4: premultiplied RGBA, 3: RGB over a white background.
-  scale: str = "fit"
-  frames: str = "first"
-  cache: str = "memory"
-  flip: bool = True
-  translate: int = 4
-  hue: bool = False
+  # Data: files to batches (see pipelines/config.py); each field is a flag too.
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
 
-  # Model (see vae.VAE).
+  # Model: what `vae.model.VAE.from_config` builds.
   latent_dim: int = 64
   widths: tuple = (16, 32, 64, 128)
   res_blocks: int = 0
@@ -98,16 +98,18 @@ class Config:
   dashboard: str = "auto"  # auto | rich | plain
 
   def __post_init__(self):
-    _check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
-    _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-    _check_choice("strategy", self.strategy, STRATEGIES)
-    _check_choice("likelihood", self.likelihood, LIKELIHOODS)
-    _check_choice("prior", self.prior, PRIORS)
-    _check_choice("dashboard", self.dashboard, ("auto", "rich", "plain"))
-    _check_choice("channels", self.channels, (3, 4))
-    if self.image_size not in (32, 64, 96, 128):
+    if not isinstance(self.data, DataConfig):
+      raise ValueError(f"data must be a DataConfig, got {self.data!r}")
+    check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+    check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+    check_choice("strategy", self.strategy, STRATEGIES)
+    check_choice("likelihood", self.likelihood, LIKELIHOODS)
+    check_choice("prior", self.prior, PRIORS)
+    check_choice("dashboard", self.dashboard, DASHBOARDS)
+    # The model's stages halve the image; DataConfig allows any size from 8 px.
+    if self.data.image_size not in (32, 64, 96, 128):
       raise ValueError(
-          f"image_size must be one of 32, 64, 96, 128, got {self.image_size}")
+          f"image_size must be one of 32, 64, 96, 128, got {self.data.image_size}")
     for name in ("latent_dim", "batch_size", "epochs", "steps_per_call",
                  "log_every", "checkpoint_every", "keep_checkpoints",
                  "nan_tolerance", "warmup_steps", "cycle_steps",
@@ -130,19 +132,6 @@ class Config:
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
-  def data_config(self):
-    """The pipeline's view of this config."""
-    import pipelines  # pylint: disable=import-outside-toplevel
-    fields = {f.name for f in dataclasses.fields(pipelines.DataConfig)}
-    return pipelines.DataConfig(
-        **{k: v for k, v in dataclasses.asdict(self).items() if k in fields})
-
-
-def _check_choice(name, value, choices):
-  if value not in choices:
-    raise ValueError(
-        f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-
 
 PRESETS = {
     # Tiny and fast: a whole run, start-up included, in well under a minute.
@@ -159,23 +148,47 @@ PRESETS = {
 }
 
 
+def replace(config: Config, **changes) -> Config:
+  """`dataclasses.replace` that also takes the `DataConfig` fields by name.
+
+  `replace(config, image_size=32, latent_dim=8)` changes `config.data.image_size`
+  and `config.latent_dim`; the new config is validated as a whole.
+  """
+  data = {name: changes.pop(name) for name in DATA_FIELDS if name in changes}
+  if data:
+    changes["data"] = dataclasses.replace(changes.get("data", config.data), **data)
+  return dataclasses.replace(config, **changes)
+
+
+def flat(config: Config) -> dict:
+  """Every field by its flag's name, the `DataConfig` fields among them."""
+  values = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config) if f.name != "data"}
+  values.update(dataclasses.asdict(config.data))
+  return values
+
+
 def preset(name: str, **overrides) -> Config:
-  """Returns the named preset with `overrides` applied."""
-  if name not in PRESETS:
-    raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")
-  return Config(**{**PRESETS[name], **overrides, "preset": name})
+  """Returns the named preset with `overrides` (any field, data fields by name) applied."""
+  check_choice("preset", name, tuple(PRESETS))
+  return replace(Config(), **{**PRESETS[name], **overrides, "preset": name})
 
 
 def from_dict(values: dict) -> Config:
-  """Rebuilds a Config from `json.loads(config.to_json())`; unknown keys are an error."""
-  fields = {f.name: f for f in dataclasses.fields(Config)}
-  unknown = sorted(set(values) - set(fields))
+  """Rebuilds a Config from `json.loads(config.to_json())`; unknown keys are an error.
+
+  Also takes the flat layout of config.json files written before the data
+  settings were nested: `image_size` etc. at the top level, no `data`.
+  """
+  values = dict(values)
+  data = dict(values.pop("data", {}))
+  data.update({name: values.pop(name) for name in DATA_FIELDS if name in values})
+  known = {f.name for f in dataclasses.fields(Config)}
+  unknown = sorted(set(values) - known) + sorted(f"data.{k}" for k in set(data) - set(DATA_FIELDS))
   if unknown:
     raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
-  values = dict(values)
   if "widths" in values:
     values["widths"] = tuple(values["widths"])
-  return Config(**values)
+  return Config(data=DataConfig(**data), **values)
 
 
 def load(path: str) -> Config:
@@ -189,55 +202,3 @@ def save(config: Config, path: str) -> None:
   with open(tmp, "w", encoding="utf-8") as f:
     f.write(config.to_json() + "\n")
   os.replace(tmp, path)
-
-
-def _parse_widths(text: str) -> tuple:
-  try:
-    return tuple(int(w) for w in text.split(","))
-  except ValueError:
-    raise argparse.ArgumentTypeError(
-        f"widths must be comma-separated integers like 32,64,128, got {text!r}"
-    ) from None
-
-
-def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
-  """A parser with `--preset` and one flag per Config field (default: unset)."""
-  parser = OneLineParser(prog=prog, description=description)
-  parser.add_argument("--preset", default=argparse.SUPPRESS, choices=sorted(PRESETS),
-                      help="default: 'default'")
-  for field in dataclasses.fields(Config):
-    if field.name == "preset":
-      continue
-    flag = "--" + field.name.replace("_", "-")
-    kind = type(field.default)
-    kwargs: dict[str, Any] = dict(default=argparse.SUPPRESS,
-                                  help=f"default: {field.default!r}")
-    if kind is bool:
-      kwargs["action"] = argparse.BooleanOptionalAction
-    elif kind is tuple:
-      kwargs["type"] = _parse_widths
-    else:
-      kwargs["type"] = kind
-    parser.add_argument(flag, **kwargs)
-  return parser
-
-
-def from_args(args: argparse.Namespace) -> Config:
-  """The preset named by `args.preset` with every flag given applied."""
-  overrides = {k: v for k, v in vars(args).items() if k != "preset"}
-  return preset(getattr(args, "preset", "default"), **overrides)
-
-
-def make_model(config: Config, compute_dtype=None):
-  """The `vae.VAE` this config describes (built in the current strategy scope)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from vae import model as model_lib  # pylint: disable=import-outside-toplevel
-  if compute_dtype is None:
-    compute_dtype = tf.float16 if config.mixed_precision else tf.float32
-  return model_lib.VAE(
-      image_size=config.image_size, channels=config.channels,
-      latent_dim=config.latent_dim, widths=tuple(config.widths),
-      res_blocks=config.res_blocks, norm=config.norm, decoder_norm=config.decoder_norm,
-      likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
-      prior=config.prior, prior_components=config.prior_components,
-      compute_dtype=compute_dtype, name="vae")

@@ -2,7 +2,8 @@
 
 A `Generator` is a trained model behind three calls, whichever form it was
 saved in: a run directory or checkpoint prefix (restored through
-`vae.evaluation.load_model`) or an exported SavedModel (`vae/export.py`).
+`vae.evaluation.report.load_model`) or an exported SavedModel
+(`vae/evaluation/export.py`).
 
 * `sample(n, temperature, seed)`: new sprites from the sampler the run uses
   (always `model.sample`, so a run whose samples come from a density fitted
@@ -17,7 +18,6 @@ training canvas by `pipelines.canvas`.
 """
 
 import dataclasses
-import json
 import os
 
 import cv2
@@ -30,6 +30,7 @@ from pipelines import decode
 from pipelines import transforms
 from pipelines.config import background_rgb
 from pipelines.errors import SkipFile
+from vae import config as config_lib
 from vae.evaluation import report as evaluation
 from vae.evaluation import pictures
 
@@ -50,14 +51,15 @@ class Generator:
   Attributes:
     image_size, channels, latent_dim: the model's geometry.
     checkpoint: the checkpoint prefix or SavedModel folder it came from.
-    config: the run's config as a dict ({} when a SavedModel has none).
+    config: the run's `vae.config.Config` (the defaults when a SavedModel
+      holds none): how files are placed on the canvas.
     sampler: what `sample` draws from, in words, for generate.json.
   """
   image_size: int
   channels: int
   latent_dim: int
   checkpoint: str
-  config: dict
+  config: config_lib.Config
   sampler: str
   _sample: object
   _encode: object
@@ -89,14 +91,14 @@ class Generator:
     try:
       with open(path, "rb") as f:
         rgba = decode.read_frames(f.read())[0]
-      placed = canvas.place(rgba, self.image_size, self.config.get("scale", "fit"))
+      placed = canvas.place(rgba, self.image_size, self.config.data.scale)
     except SkipFile as error:
       raise GenerationError(f"cannot use {path}: {error}") from None
     except OSError as error:
       raise GenerationError(f"cannot read {path}: {error.strerror}") from None
     if self.channels == 3:
       placed = transforms.over_background(
-          placed, background_rgb(self.config.get("background", "ffffff"))).numpy()
+          placed, background_rgb(self.config.data.background)).numpy()
     return placed.astype(np.float32) / 255.0
 
 
@@ -116,16 +118,15 @@ def load(path, which="best"):
   encode = tf.function(lambda x: model.encode(x).mean(), input_signature=[images])
   render = tf.function(model.render,
                        input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32)])
-  config_dict = json.loads(config.to_json())
-  return Generator(model.image_size, model.channels, model.latent_dim, prefix, config_dict,
-                   _sampler_name(model, config_dict), sample, encode, render)
+  return Generator(model.image_size, model.channels, model.latent_dim, prefix, config,
+                   _sampler_name(model, config), sample, encode, render)
 
 
 def _sampler_name(model, config):
   # A run may sample from something other than its prior (a density fitted
   # to the training codes after training); a model that says so is believed.
   named = getattr(model, "sampler_name", None)
-  return str(named) if named else f"prior: {config.get('prior', 'normal')}"
+  return str(named) if named else f"prior: {config.prior}"
 
 
 def _from_saved_model(path):
@@ -138,15 +139,18 @@ def _from_saved_model(path):
         f"{path} is not a PokeVAE SavedModel (see vae/export.py): "
         f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
     ) from None
-  config = {}
+  config, prior = config_lib.Config(), "unknown"
   config_path = os.path.join(path, "assets.extra", "config.json")
   if os.path.exists(config_path):
-    with open(config_path, encoding="utf-8") as f:
-      config = json.load(f)
+    try:
+      config = config_lib.load(config_path)
+    except (OSError, ValueError, TypeError) as error:
+      raise GenerationError(f"{config_path} is not a usable run config: {error}") from None
+    prior = config.prior
   image_size, channels = encode_spec.shape[1], encode_spec.shape[3]
   return Generator(
       image_size, channels, decode_spec.shape[1], path, config,
-      f"SavedModel sample (prior: {config.get('prior', 'unknown')})",
+      f"SavedModel sample (prior: {prior})",
       lambda n, t, s: loaded.sample(count=n, temperature=t, seed=s)["images"],
       lambda x: loaded.signatures["encode"](images=x)["mean"],
       lambda z: loaded.signatures["decode"](z=z)["images"])

@@ -2,41 +2,48 @@
 
 `VAE` ties an encoder q(z|x), a decoder p(x|z) and a prior p(z) together;
 each of `encode`, `decode` and `prior` returns a `tfd.Distribution`, and the
-objectives built from them live in `vae/objectives.py`.
-
-Defaults are sized for 64x64 RGBA sprites trained for about 20 minutes on a
-2-core CPU, where a lean network that sees more epochs beats a wide one
-that sees few. See `DEFAULT_WIDTHS`.
+objectives built from them live in `vae/objectives.py`. `VAE.from_config`
+builds the model a `vae.config.Config` describes; the keyword defaults are
+that config's defaults (see `vae/config.py`, where they are written once).
 """
 
 import tensorflow as tf
 
+from vae import config as config_lib
 from vae import layers
 from vae import likelihoods
 from vae import networks
 from vae import priors
 
-# Four stride-2 stages take 64x64 to 4x4. At 64x64x4 with the logistic
-# likelihood this is 667,784 parameters (60% of them in the two linear maps
-# to and from z) and 26.9 MFLOPs per image for encode, sample, decode and
-# log_prob (9.1M of them in the encoder), counted by
-# tf.compat.v1.profiler on the traced graph and matching the 25.8M of the
-# convolutions and linear maps counted by hand. A training step runs at
-# about 450-550 images/s on 2 CPU cores; doubling every width costs 2.5x
-# the time for a model that would see 2.5x fewer epochs of ~1,240 sprites.
-DEFAULT_WIDTHS = (16, 32, 64, 128)
-DEFAULT_LATENT_DIM = 64
+_DEFAULT = config_lib.Config()
 
 
 class VAE(tf.Module):
   """Convolutional VAE for square 8-bit images in [0, 1]."""
 
-  def __init__(self, *, image_size=64, channels=4,
-               latent_dim=DEFAULT_LATENT_DIM, widths=DEFAULT_WIDTHS,
-               res_blocks=0, norm="group", decoder_norm="none", groups=8,
-               likelihood="logistic",
-               logistic_mixtures=1, gaussian_scale="channel", prior="normal",
-               prior_components=16, compute_dtype=tf.float32, name=None):
+  @classmethod
+  def from_config(cls, config, compute_dtype=None, name="vae"):
+    """The model `config` (a `vae.config.Config`) describes, in the current strategy scope.
+
+    `compute_dtype` defaults to float16 with `config.mixed_precision`, else float32.
+    """
+    if compute_dtype is None:
+      compute_dtype = tf.float16 if config.mixed_precision else tf.float32
+    return cls(image_size=config.data.image_size, channels=config.data.channels,
+               latent_dim=config.latent_dim, widths=config.widths,
+               res_blocks=config.res_blocks, norm=config.norm, decoder_norm=config.decoder_norm,
+               likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
+               prior=config.prior, prior_components=config.prior_components,
+               compute_dtype=compute_dtype, name=name)
+
+  def __init__(self, *, image_size=_DEFAULT.data.image_size, channels=_DEFAULT.data.channels,
+               latent_dim=_DEFAULT.latent_dim, widths=_DEFAULT.widths,
+               res_blocks=_DEFAULT.res_blocks, norm=_DEFAULT.norm,
+               decoder_norm=_DEFAULT.decoder_norm, groups=8,
+               likelihood=_DEFAULT.likelihood,
+               logistic_mixtures=_DEFAULT.logistic_mixtures, gaussian_scale="channel",
+               prior=_DEFAULT.prior, prior_components=_DEFAULT.prior_components,
+               compute_dtype=tf.float32, name=None):
     """Creates the model and all its variables.
 
     Args:

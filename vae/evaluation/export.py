@@ -113,7 +113,7 @@ def export(model, directory, config_json=None):
   """Writes `model` as a SavedModel to `directory`.
 
   Args:
-    model: a `vae.VAE` built with float32 compute (mixed-precision graphs
+    model: a `vae.model.VAE` built with float32 compute (mixed-precision graphs
       would be baked into the export).
     directory: the SavedModel folder, created or overwritten.
     config_json: the run's config as JSON text, copied into

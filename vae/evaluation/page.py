@@ -244,7 +244,7 @@ def render(report, config, pictures, curve, title):
     parts.append(f"<figure><img src=\"{data_uri(path)}\" alt=\"{esc(name)}\">"
                  f"<figcaption><code>{esc(name)}</code>: {esc(caption)}</figcaption></figure>")
   parts.append("<h2>Config</h2><table id=\"config\">")
-  for key, value in sorted(config.items()):
+  for key, value in flatten(config).items():
     parts.append(f"<tr><td><code>{esc(key)}</code></td>"
                  f"<td>{esc(json.dumps(value))}</td></tr>")
   parts.append("</table></body></html>\n")

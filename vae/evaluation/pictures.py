@@ -1,4 +1,4 @@
-"""Picture grids that show what a trained model does, for `evaluate.py`.
+"""Picture grids that show what a trained model does, for `evaluate.py` and the training previews.
 
 Each function returns one uint8 image (straight-alpha RGBA for 4-channel
 data, so PNGs keep the transparency; RGB otherwise), upscaled by nearest
@@ -35,11 +35,24 @@ def display_scale(image_size):
   return max(1, 128 // image_size)
 
 
-def grid(images, ncols, channels):
-  """Float images [N, S, S, C] in [0, 1] as one upscaled uint8 grid."""
+def grid(images, ncols, channels, scale=None):
+  """Float images [N, S, S, C] in [0, 1] as one upscaled uint8 grid (`scale` default: `display_scale`)."""
   images = np.asarray(images, np.float32)
   return pipelines.image_grid(pipelines.to_display_uint8(images, channels),
-                              ncols=ncols, scale=display_scale(images.shape[1]))
+                              ncols=ncols, scale=scale or display_scale(images.shape[1]))
+
+
+def preview_grid(model, images, z, scale=2):
+  """The training loop's picture of an epoch: `images`, their reconstructions, `render(z)`, a row each.
+
+  Args:
+    model: a `vae.model.VAE`.
+    images: float [N, S, S, C] in [0, 1] (held-out sprites).
+    z: latent codes [N, latent_dim] to render as samples.
+    scale: nearest-neighbour upscaling, so pixels stay crisp.
+  """
+  rows = [np.asarray(images), np.asarray(model.reconstruct(images)), np.asarray(model.render(z))]
+  return grid(np.concatenate(rows), len(images), model.channels, scale=scale)
 
 
 def paired_rows(top, bottom, ncols):
@@ -107,7 +120,7 @@ def interpolation_grid(model, starts, ends, steps=8):
   """One row per pair: start sprite, `steps` decodings along slerp, end sprite.
 
   Args:
-    model: a `vae.VAE`.
+    model: a `vae.model.VAE`.
     starts, ends: held-out sprites [P, S, S, C]; row p joins starts[p] to ends[p].
     steps: decoded points from t = 0 to t = 1 inclusive; the first and last
       are the reconstructions of the two ends.
@@ -136,7 +149,7 @@ def traversal_grid(model, image, dims, steps=9, span=TRAVERSAL_SPAN):
   the reconstruction.
 
   Args:
-    model: a `vae.VAE`.
+    model: a `vae.model.VAE`.
     image: one held-out sprite [S, S, C].
     dims: latent dimensions to sweep, one row each.
     steps: columns of decodings per row.
@@ -240,7 +253,7 @@ def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
 
   Args:
     directory: output folder.
-    model: the evaluated `vae.VAE`.
+    model: the evaluated `vae.model.VAE`.
     result: a `vae.evaluation.report.Evaluation`.
     with_pixel_art: also write samples_pixel_art.png.
     seed: seed of the palette k-means.

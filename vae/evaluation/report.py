@@ -27,12 +27,13 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 import pipelines
+from pipelines.errors import first_line
 from vae import config as config_lib
 from vae import objectives
 from vae.evaluation import features, metrics
+from vae.model import VAE
 from vae.training import checkpoints
 
 REPORT_KEYS = (
@@ -60,31 +61,6 @@ class EvaluationError(ValueError):
   """A problem with the run or the request, told in one line."""
 
 
-def _first_line(error):
-  text = str(error).strip().splitlines()
-  return text[0] if text else type(error).__name__
-
-
-def _model_variable_count(prefix):
-  """Variables in the `model` subtree of the checkpoint's object graph.
-
-  Counted on the object graph, not on variable names: a variable is stored
-  under the first path that reaches it, which for a Keras optimizer that
-  tracks the model's variables can be `optimizer/...`, not `model/...`.
-  """
-  graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-  roots = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
-  seen, stack = set(), roots
-  while stack:
-    node = stack.pop()
-    if node not in seen:
-      seen.add(node)
-      stack.extend(c.node_id for c in graph.nodes[node].children)
-  return sum(1 for node in seen
-             if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes))
-
-
 def load_model(path, which="best"):
   """Restores a run's model for evaluation.
 
@@ -101,36 +77,25 @@ def load_model(path, which="best"):
   """
   try:
     prefix, config_path = checkpoints.resolve(path, which)
-  except checkpoints.NoCheckpointError as error:
-    raise EvaluationError(str(error)) from None
-  try:
     config = config_lib.load(config_path)
+  except checkpoints.CheckpointError as error:
+    raise EvaluationError(str(error)) from None
   except (OSError, ValueError, TypeError) as error:
-    raise EvaluationError(f"{config_path} is not a usable run config: {_first_line(error)}") from None
+    raise EvaluationError(
+        f"{config_path} is not a usable run config: {first_line(error, type(error).__name__)}") from None
   # float32 whatever the run trained with: evaluation is cheap, and exported
   # graphs should not depend on mixed precision.
-  model = config_lib.make_model(config, compute_dtype=tf.float32)
+  model = VAE.from_config(config, compute_dtype=tf.float32)
   try:
-    stored = _model_variable_count(prefix)
-    status = tf.train.Checkpoint(model=model).restore(prefix)
-    status.expect_partial()  # The optimizer and loop state are not needed here.
-    status.assert_existing_objects_matched()
-  except ValueError as error:  # Shapes or structure differ: the config changed.
-    raise EvaluationError(
-        f"checkpoint {prefix} does not match {config_path}: {_first_line(error)}") from None
-  except (AssertionError, IndexError, tf.errors.OpError) as error:
-    raise EvaluationError(
-        f"checkpoint {prefix} is damaged or unreadable: {_first_line(error)}") from None
-  if stored != len(model.variables):
-    raise EvaluationError(
-        f"checkpoint {prefix} does not match {config_path}: it holds {stored} model "
-        f"variables, the config builds {len(model.variables)}")
+    checkpoints.restore_model(model, prefix, config_path)
+  except checkpoints.CheckpointError as error:
+    raise EvaluationError(str(error)) from None
   return model, config, prefix, config_path
 
 
 def load_split(config, split, data_dir=None):
   """The split's images and the training images, float32 [N, S, S, C] in [0, 1]."""
-  data_config = config.data_config()
+  data_config = config.data
   if data_dir:
     data_config = dataclasses.replace(data_config, data_dir=data_dir)
   data = pipelines.load(data_config)
@@ -196,12 +161,12 @@ class Evaluation:
   nearest_distance: np.ndarray  # RMS distance to it [num_samples]
 
 
-def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
+def compute_report(model, images, train, heldout=None, *, iw_samples, num_samples,
              temperature=1.0, seed=0):
   """Computes the report on `images` (see the module docstring).
 
   Args:
-    model: a `vae.VAE`.
+    model: a `vae.model.VAE`.
     images: the evaluated split, float32 [N, S, S, C] in [0, 1], N >= 2.
     train: the training split, same layout (for memorization).
     heldout: sprites the model never saw, for the memorization threshold;
@@ -274,15 +239,15 @@ def evaluate(model, images, train, heldout=None, *, iw_samples, num_samples,
                     copies["nearest_distance"])
 
 
-def evaluate_run(path, *, which="best", data_dir=None, split="test", **settings):
-  """`load_model`, `load_split` and `evaluate` in one call.
+def report_on_run(path, *, which="best", data_dir=None, split="test", **settings):
+  """`load_model`, `load_split` and `compute_report` in one call.
 
   Returns:
     (model, config, config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load_model(path, which)
   images, train, heldout = load_split(config, split, data_dir)
-  result = evaluate(model, images, train, heldout, **settings)
+  result = compute_report(model, images, train, heldout, **settings)
   result.report.update(split=split, checkpoint=prefix)
   result.report = {k: result.report[k] for k in REPORT_KEYS}
   return model, config, config_path, result

@@ -7,16 +7,24 @@ optimizer (its moments and `iterations`, the step counter) and the loop's
 `TrainState`, so a resumed run continues step count, schedules and early
 stopping exactly. A checkpoint whose weights are not all finite is never
 written: the last good one stays what a rollback or a resume returns to.
+`resolve` finds a run's checkpoint and config, `restore_model` reads only the
+model out of a checkpoint (for evaluation), checking that it fits.
 """
 
 import os
 
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-CONFIG_NAME = "config.json"
+from pipelines.errors import first_line
+from vae.config import CONFIG_NAME
 
 
-class NoCheckpointError(ValueError):
+class CheckpointError(ValueError):
+  """A checkpoint that is missing, damaged or does not fit; the message is one line."""
+
+
+class NoCheckpointError(CheckpointError):
   """A path that should hold a checkpoint holds none."""
 
 
@@ -94,3 +102,48 @@ def resolve(path, which="best"):
   if not os.path.exists(config_path):
     raise NoCheckpointError(f"no {CONFIG_NAME} found beside {prefix} (looked in {run_dir})")
   return prefix, config_path
+
+
+def _model_variable_count(prefix):
+  """Variables in the `model` subtree of the checkpoint's object graph.
+
+  Counted on the object graph, not on variable names: a variable is stored
+  under the first path that reaches it, which for a Keras optimizer that
+  tracks the model's variables can be `optimizer/...`, not `model/...`.
+  """
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+  roots = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
+  seen, stack = set(), roots
+  while stack:
+    node = stack.pop()
+    if node not in seen:
+      seen.add(node)
+      stack.extend(c.node_id for c in graph.nodes[node].children)
+  return sum(1 for node in seen
+             if any(a.name == "VARIABLE_VALUE" for a in graph.nodes[node].attributes))
+
+
+def restore_model(model, prefix, config_path):
+  """Restores only `model` from the training checkpoint `prefix`.
+
+  Raises:
+    CheckpointError: the checkpoint is damaged, or `model` (built from
+      `config_path`) has other variables than the checkpoint's model.
+  """
+  def error(problem, cause):
+    return CheckpointError(f"checkpoint {prefix} {problem}: {first_line(cause, type(cause).__name__)}")
+
+  try:
+    stored = _model_variable_count(prefix)
+    status = tf.train.Checkpoint(model=model).restore(prefix)
+    status.expect_partial()  # The optimizer and loop state are not needed here.
+    status.assert_existing_objects_matched()
+  except ValueError as cause:  # Shapes or structure differ: the config changed.
+    raise error(f"does not match {config_path}", cause) from None
+  except (AssertionError, IndexError, tf.errors.OpError) as cause:
+    raise error("is damaged or unreadable", cause) from None
+  if stored != len(model.variables):
+    raise CheckpointError(
+        f"checkpoint {prefix} does not match {config_path}: it holds {stored} model "
+        f"variables, the config builds {len(model.variables)}")

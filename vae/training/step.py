@@ -62,7 +62,7 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
   """Builds `train(iterator, n, consecutive_bad) -> dict` for `model`.
 
   Args:
-    model: a `vae.VAE` whose variables were created under `strategy.scope()`.
+    model: a `vae.model.VAE` whose variables were created under `strategy.scope()`.
     optimizer: a Keras optimizer built on `model.trainable_variables`.
     strategy: the `tf.distribute.Strategy` the iterator was distributed with.
     config: the run's `vae.config.Config`.
@@ -196,13 +196,13 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
   return train
 
 
-def make_eval_fn(model, config):
-  """Builds `evaluate(batch) -> dict of per-image sums` (one seeded z per image)."""
+def make_validation_fn(model, config):
+  """Builds `validation_terms(batch) -> dict of sums over the batch` (one seeded z per image)."""
 
   @tf.function
-  def evaluate(batch):
+  def validation_terms(batch):
     terms = objectives.elbo_terms(model, batch, seed=tf.constant([config.seed, 7]), training=False)
     return {k: tf.reduce_sum(terms[k]) for k in ("distortion", "rate", "elbo")}
 
-  return evaluate
+  return validation_terms
 

@@ -1,0 +1,298 @@
+"""The outer training loop's parts, each named, for `train_loop.py` to call in order.
+
+`train_loop.train` is the loop itself, short enough to read on one screen (as
+nanoGPT's train.py, or Orbit's outer loop around a compiled inner loop):
+`start` builds a run from its config, `call_steps` runs the compiled steps of
+`vae.training.step`, and between calls the loop logs a `RollingStats` window,
+saves, `rollback`s after repeated bad steps, and at each epoch's end runs
+`end_of_epoch` (validation, `should_stop_early`). Everything a run holds is in
+one `Run`; nothing here keeps state of its own.
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import pipelines
+from vae import config as config_lib
+from vae import objectives
+from vae.evaluation import pictures
+from vae.model import VAE
+from vae.training import checkpoints
+from vae.training import step as step_lib
+from vae.training.dashboard import make_dashboard
+
+VALIDATION_BATCH = 256
+
+
+def make_strategy(name):
+  """The `tf.distribute.Strategy` that `--strategy` names."""
+  if name == "mirrored":
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices)
+  if name == "multiworker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+@dataclasses.dataclass
+class Run:
+  """What one training run is made of: built once by `start`, then only read."""
+  config: config_lib.Config
+  data: object  # pipelines.SpriteData
+  steps_per_epoch: int
+  total_steps: int
+  model: VAE
+  optimizer: keras.optimizers.Optimizer
+  state: step_lib.TrainState
+  checkpoints: checkpoints.RunCheckpoints
+  train_fn: object  # step_lib.make_train_fn
+  validation_fn: object  # step_lib.make_validation_fn
+  iterator: object  # over the distributed, repeated training batches
+  val_dataset: object  # tf.data.Dataset of the validation split
+  preview_images: np.ndarray
+  preview_z: tf.Tensor
+  writer: object  # tf.summary writer of RUN/tb
+  board: object  # vae.training.dashboard view
+
+  @property
+  def image_shape(self):
+    return (self.config.data.image_size, self.config.data.image_size, self.config.data.channels)
+
+  @property
+  def step(self):
+    """The step counter: `optimizer.iterations`, skipped steps included."""
+    return int(self.optimizer.iterations.numpy())
+
+
+def start(config, resuming):
+  """Builds the run `config` describes, restored from `latest` when resuming.
+
+  Returns:
+    (`Run`, the path of the restored checkpoint or None).
+  """
+  keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  strategy = make_strategy(config.strategy)
+  config_lib.save(config, os.path.join(config.out, config_lib.CONFIG_NAME))
+
+  data = pipelines.load(config.data)
+  n_train = data.count("train")
+  steps_per_epoch = n_train // config.batch_size
+  if steps_per_epoch < 1:
+    raise ValueError(f"the train split has {n_train} images, fewer than batch_size {config.batch_size}: "
+                     "lower --batch-size or add images")
+  total_steps = config.epochs * steps_per_epoch
+  if config.max_steps:
+    total_steps = min(total_steps, config.max_steps)
+
+  with strategy.scope():
+    model = VAE.from_config(config)
+    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
+    optimizer.build(model.trainable_variables)
+    state = step_lib.TrainState(name="train_state")
+  ckpts = checkpoints.RunCheckpoints(config.out, model=model, optimizer=optimizer,
+                                     state=state, keep=config.keep_checkpoints)
+  restored = ckpts.restore_latest() if resuming else None
+  if restored is None:
+    ckpts.save("latest", 0)  # A good state to roll back to from the first step.
+
+  train_ds = data.dataset("train", config.batch_size, training=True, seed=config.seed,
+                          drop_remainder=True).repeat()
+  preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
+  step = int(optimizer.iterations.numpy())
+  run = Run(
+      config=config, data=data, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+      model=model, optimizer=optimizer, state=state, checkpoints=ckpts,
+      train_fn=step_lib.make_train_fn(model, optimizer, strategy, config, state,
+                                      total_steps=total_steps, global_batch=config.batch_size),
+      validation_fn=step_lib.make_validation_fn(model, config),
+      iterator=iter(strategy.experimental_distribute_dataset(train_ds)),
+      val_dataset=data.dataset("val", VALIDATION_BATCH, training=False),
+      preview_images=preview_images,
+      preview_z=model.prior().sample(len(preview_images), seed=[config.seed, 1]),
+      writer=tf.summary.create_file_writer(os.path.join(config.out, "tb")),
+      board=make_dashboard(config.dashboard, total_steps, start_step=step))
+  if restored:
+    run.board.message(f"resumed from {restored} at step {step}")
+  else:
+    run.board.message(f"training {n_train} images ({steps_per_epoch} steps/epoch, {total_steps} steps) "
+                      f"into {config.out}")
+  return run, restored
+
+
+def steps_in_next_call(run, step):
+  """Steps for the next compiled call: `steps_per_call`, cut at the epoch's end and the run's."""
+  epoch_end = (step // run.steps_per_epoch + 1) * run.steps_per_epoch
+  return min(run.config.steps_per_call, epoch_end - step, run.total_steps - step)
+
+
+def call_steps(run, n, consecutive_bad):
+  """Runs `n` compiled steps; returns (their outputs as numbers, seconds taken)."""
+  tic = time.perf_counter()
+  out = run.train_fn(run.iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
+  out = {k: v.numpy() for k, v in out.items()}
+  return out, time.perf_counter() - tic
+
+
+def crossed(previous_step, step, every):
+  """Whether a multiple of `every` lies in (previous_step, step]."""
+  return step // every > previous_step // every
+
+
+@dataclasses.dataclass
+class RollingStats:
+  """Sums over the compiled calls since the last log line."""
+  sums: dict = dataclasses.field(default_factory=lambda: dict.fromkeys(step_lib.METRICS, 0.0))
+  finite_steps: float = 0.0
+  steps: int = 0
+  seconds: float = 0.0
+
+  def add(self, out, steps, seconds):
+    for k in step_lib.METRICS:
+      self.sums[k] += float(out[k])
+    self.finite_steps += float(out["finite_steps"])
+    self.steps += steps
+    self.seconds += seconds
+
+  def means(self):
+    """Each metric's mean over the finite steps; {} before any call."""
+    if not self.steps:
+      return {}
+    return {k: v / max(self.finite_steps, 1.0) for k, v in self.sums.items()}
+
+
+def log_window(run, window, step, epoch):
+  """Writes the window's means to TensorBoard and the dashboard; returns them."""
+  state, config = run.state, run.config
+  stats = window.means()
+  stats.update(step=step, epoch=epoch, skipped_steps=int(state.skipped_steps.numpy()),
+               rollbacks=int(state.rollbacks.numpy()),
+               images_per_s=window.steps * config.batch_size / max(window.seconds, 1e-9),
+               patience_left=config.patience - int(state.bad_epochs.numpy()))
+  with run.writer.as_default(step=step):
+    for k, v in stats.items():
+      if isinstance(v, (int, float)) and k != "step":
+        tf.summary.scalar(f"train/{k}", v)
+  run.board.update(stats)
+  return stats
+
+
+def rollback(run):
+  """Restores the latest checkpoint with the learning rate halved.
+
+  Returns:
+    The restored path, or None when `max_rollbacks` are spent (nothing is
+    restored then).
+  """
+  state = run.state
+  skipped, rollbacks = int(state.skipped_steps.numpy()), int(state.rollbacks.numpy()) + 1
+  lr_scale = float(state.lr_scale.numpy()) * 0.5
+  if rollbacks > run.config.max_rollbacks:
+    return None
+  path = run.checkpoints.restore_latest()
+  # The restore also rewound the loop's counters to that checkpoint. The
+  # skipped steps and this rollback did happen, and the halved learning rate
+  # is the point of rolling back, so they are set again; saving at once keeps
+  # them if the run is killed before its next checkpoint.
+  state.skipped_steps.assign(skipped)
+  state.rollbacks.assign(rollbacks)
+  state.lr_scale.assign(lr_scale)
+  run.checkpoints.save("latest", run.step)
+  return path
+
+
+def validate(run):
+  """Mean `distortion`, `rate`, `elbo` (nats per image) on the validation split, and bits/dim."""
+  sums = {"distortion": 0.0, "rate": 0.0, "elbo": 0.0}
+  for batch in run.val_dataset:
+    for k, v in run.validation_fn(batch).items():
+      sums[k] += float(v)
+  means = {k: v / max(run.data.count("val"), 1) for k, v in sums.items()}
+  return means, float(objectives.bits_per_dim(-means["elbo"], run.image_shape))
+
+
+def record_validation(state, config, bpd):
+  """Updates the early-stopping and plateau counters; returns (improved, lr halved)."""
+  improved = bpd < float(state.best_val_bpd.numpy()) - config.min_delta
+  halved = False
+  if improved:
+    state.best_val_bpd.assign(bpd)
+    state.bad_epochs.assign(0)
+    state.plateau_epochs.assign(0)
+  else:
+    state.bad_epochs.assign_add(1)
+    state.plateau_epochs.assign_add(1)
+    if config.lr_schedule == "plateau" and state.plateau_epochs.numpy() >= config.plateau_patience:
+      state.lr_scale.assign(state.lr_scale * 0.5)
+      state.plateau_epochs.assign(0)
+      halved = True
+  return improved, halved
+
+
+def should_stop_early(state, config, step):
+  """Early stopping: `patience` epochs without improvement, once beta's warm-up is over."""
+  warm = config.beta_schedule != "linear" or step >= config.warmup_steps
+  return warm and state.bad_epochs.numpy() >= config.patience
+
+
+def end_of_epoch(run, epoch, step):
+  """Validation, early-stopping counters, best checkpoint, previews; True to stop early."""
+  state, config = run.state, run.config
+  means, bpd = validate(run)
+  improved, halved = record_validation(state, config, bpd)
+  if halved:
+    run.board.message(f"validation plateau: learning rate scale now {float(state.lr_scale.numpy()):g}")
+  state.validated_epochs.assign(epoch)
+  if improved:
+    run.checkpoints.save("best", step)
+  grid = pictures.preview_grid(run.model, run.preview_images, run.preview_z)
+  pipelines.write_png(os.path.join(config.out, "previews", f"epoch_{epoch:04d}.png"), grid)
+  with run.writer.as_default(step=step):
+    tf.summary.scalar("val/elbo", means["elbo"])
+    tf.summary.scalar("val/distortion", means["distortion"])
+    tf.summary.scalar("val/rate", means["rate"])
+    tf.summary.scalar("val/bits_per_dim", bpd)
+    tf.summary.image("previews", grid[None], max_outputs=1)
+  run.board.epoch(dict(step=step, epoch=epoch, val_elbo=means["elbo"], val_bpd=bpd,
+                       patience_left=config.patience - int(state.bad_epochs.numpy())))
+  run.checkpoints.save("latest", step)
+  return should_stop_early(state, config, step)
+
+
+def unvalidated_epoch(run, step):
+  """The epoch that ended at `step` without its validation (a kill in between), or 0."""
+  epoch = step // run.steps_per_epoch
+  if step and step % run.steps_per_epoch == 0 and run.state.validated_epochs.numpy() < epoch:
+    return epoch
+  return 0
+
+
+def summary(run, *, stop_reason, step, wall_time_s, images_per_s, last_stats):
+  """The facts of the finished run that summary.json holds."""
+  state = run.state
+  best = float(state.best_val_bpd.numpy())
+  nats_per_bit_dim = 1.0 / float(objectives.bits_per_dim(1.0, run.image_shape))
+  return {
+      "steps": step,
+      "epochs": step / run.steps_per_epoch,
+      "steps_per_epoch": run.steps_per_epoch,
+      "best_val_bpd": best if math.isfinite(best) else None,
+      "best_val_elbo": -best * nats_per_bit_dim if math.isfinite(best) else None,
+      "stop_reason": stop_reason,
+      "wall_time_s": wall_time_s,
+      "images_per_s": images_per_s,
+      "skipped_steps": int(state.skipped_steps.numpy()),
+      "rollbacks": int(state.rollbacks.numpy()),
+      "last_train": {k: v for k, v in last_stats.items() if isinstance(v, (int, float))},
+      "latest_checkpoint": run.checkpoints.latest.latest_checkpoint,
+      "best_checkpoint": run.checkpoints.best.latest_checkpoint,
+      "skipped_files": len(run.data.summary().get("skipped", [])),
+  }
