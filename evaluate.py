@@ -57,6 +57,8 @@ def parse_args(argv=None):
                       help="data folder (default: the run's data_dir)")
   parser.add_argument("--split", choices=("test", "val", "train"), default="test",
                       help="split to evaluate (default: test)")
+  parser.add_argument("--limit", type=int, default=None, metavar="N",
+                      help="evaluate the split's first N sprites only (default: all)")
   parser.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
   parser.add_argument("--iw-samples", type=int, default=None,
                       help=f"importance samples K of the IWAE bound (default: "
@@ -76,6 +78,8 @@ def parse_args(argv=None):
   args = parser.parse_args(argv)
   if args.iw_samples is not None and args.iw_samples < 1:
     parser.error(f"--iw-samples must be at least 1, got {args.iw_samples}")
+  if args.limit is not None and args.limit < 2:
+    parser.error(f"--limit must be at least 2, got {args.limit}")
   if args.num_samples < 2:
     parser.error(f"--num-samples must be at least 2, got {args.num_samples}")
   if not args.temperature > 0:
@@ -148,7 +152,7 @@ def run(args):
   from vae.evaluation import export, page, pictures  # pylint: disable=import-outside-toplevel
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   model, config, config_path, result = report_lib.report_on_run(
-      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
+      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split, limit=args.limit,
       iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
       temperature=args.temperature, seed=args.seed)
   out = args.out or os.path.join(os.path.dirname(config_path), "eval")

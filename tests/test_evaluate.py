@@ -21,7 +21,7 @@ from tests import browser  # pylint: disable=wrong-import-position
 from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
-from tests.test_evaluation_page import decode_data_uri, parse  # pylint: disable=wrong-import-position
+from tests import test_evaluation_page as page_test  # pylint: disable=wrong-import-position
 from vae.evaluation import page  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
@@ -134,7 +134,7 @@ class EvaluateProgramTest(tf.test.TestCase):
     with open(os.path.join(self.out, "report.json"), encoding="utf-8") as f:
       report = json.load(f)
     text = self.read_page()
-    parsed = parse(text)
+    parsed = page_test.parse(text)
     for key in page.flatten(report):
       self.assertIn(key, parsed.cells + parsed.titles)
     self.assertNotIn(page.UNDESCRIBED, text)
@@ -145,13 +145,12 @@ class EvaluateProgramTest(tf.test.TestCase):
 
   def test_report_page_embeds_every_picture_and_refers_to_nothing_outside(self):
     text = self.read_page()
-    parsed = parse(text)
+    parsed = page_test.parse(text)
     self.assertLen(parsed.images, len(PICTURES))
     for src, name in zip(parsed.images, PICTURES):
-      embedded = decode_data_uri(src)
-      self.assertIsNotNone(embedded, name)
-      self.assertAllEqual(embedded, cv2.imread(os.path.join(self.out, name),
-                                               cv2.IMREAD_UNCHANGED))
+      with self.subTest(name):
+        page_test.assert_same_picture(self, page_test.decode_data_uri(src),
+                            cv2.imread(os.path.join(self.out, name), cv2.IMREAD_UNCHANGED))
     self.assertTrue(all(ref.startswith("data:") for ref in parsed.references))
     # No address of anything elsewhere (base64 payloads aside, which may spell anything).
     self.assertFalse(re.search(r"https?:|//", re.sub(r'data:[^"]*', "", text)))
@@ -185,7 +184,8 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertEqual(evaluate.parse_args(["--ckpt", "x", "--iw-samples", "7"]).iw_samples, 7)
 
   def test_bad_flag_values_exit_with_status_2(self):
-    for flags in (["--iw-samples", "0"], ["--num-samples", "1"], ["--temperature", "0"]):
+    for flags in (["--iw-samples", "0"], ["--num-samples", "1"], ["--temperature", "0"],
+                  ["--limit", "1"]):
       with self.assertRaises(SystemExit) as raised:
         evaluate.parse_args(["--ckpt", "x", *flags])
       self.assertEqual(raised.exception.code, 2)

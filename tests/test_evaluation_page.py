@@ -54,13 +54,22 @@ def parse(text):
 
 
 def decode_data_uri(uri):
-  """The image a `data:image/png;base64,` URI holds, decoded by OpenCV (None if it fails)."""
+  """The image a `data:image/...;base64,` URI holds, decoded by OpenCV (None if it fails)."""
   import base64  # pylint: disable=import-outside-toplevel
   import cv2  # pylint: disable=import-outside-toplevel
   header, _, payload = uri.partition(",")
-  if header != "data:image/png;base64":
+  if header not in ("data:image/png;base64", "data:image/webp;base64"):
     return None
   return cv2.imdecode(np.frombuffer(base64.b64decode(payload), np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def assert_same_picture(test, embedded, original):
+  """Same size, alpha and visible colour (lossless WebP may recolour invisible pixels)."""
+  test.assertIsNotNone(embedded)
+  test.assertEqual(embedded.shape, original.shape)
+  test.assertAllEqual(embedded[..., 3], original[..., 3])
+  visible = original[..., 3] > 0
+  test.assertAllEqual(embedded[visible], original[visible])
 
 
 REPORT = {
@@ -118,7 +127,9 @@ class PageTest(tf.test.TestCase):
   def test_the_page_is_self_contained_and_shows_every_key_and_picture(self):
     directory = tempfile.mkdtemp(dir=self.get_temp_dir())
     picture = os.path.join(directory, "samples.png")
-    pipelines.write_png(picture, np.full((6, 5, 4), 200, np.uint8))
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 5, 4), dtype=np.uint8)
+    pixels[0, 0] = 0  # one transparent pixel
+    pipelines.write_png(picture, pixels)
     run_dir = os.path.join(directory, "run")
     with tf.summary.create_file_writer(os.path.join(run_dir, "tb")).as_default():
       for step in range(1, 6):
@@ -129,7 +140,7 @@ class PageTest(tf.test.TestCase):
       text = f.read()
     parsed = parse(text)
     self.assertLen(parsed.images, 1)
-    self.assertEqual(decode_data_uri(parsed.images[0]).shape, (6, 5, 4))
+    assert_same_picture(self, decode_data_uri(parsed.images[0]), pixels[..., [2, 1, 0, 3]])
     self.assertTrue(all(ref.startswith("data:") for ref in parsed.references))
     # No address of anything elsewhere (base64 payloads aside, which may spell anything).
     self.assertFalse(re.search(r"https?:|//", re.sub(r'data:[^"]*', "", text)))
