@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -97,6 +98,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(config_lib.preset(name).preset, name)
 
 
+@pytest.mark.slow
 class ProgramFlagsTest(tf.test.TestCase, parameterized.TestCase):
   """train_loop.py answers these before TensorFlow loads: one line, status 2."""
 

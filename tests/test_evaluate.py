@@ -18,10 +18,9 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import evaluate  # pylint: disable=wrong-import-position
 from tests import browser  # pylint: disable=wrong-import-position
-from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
-from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
-from vae import config as config_lib  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from tests import test_evaluation_page as page_test  # pylint: disable=wrong-import-position
+from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.evaluation import page  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
@@ -47,6 +46,7 @@ def finish(process):
   return process.returncode, stdout, stderr
 
 
+@pytest.mark.slow
 class EvaluateProgramTest(tf.test.TestCase):
 
   @classmethod
@@ -54,21 +54,21 @@ class EvaluateProgramTest(tf.test.TestCase):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
     tmp = pathlib.Path(cls.tmp.name)
-    sprites = make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
+    sprites = fixtures.make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
     config = config_lib.preset("smoke", data_dir=sprites)
     model = VAE.from_config(config)
     cls.run_dir = str(tmp / "run")
-    cls.prefix = make_run(cls.run_dir, config, model)
+    cls.prefix = fixtures.make_run(cls.run_dir, config, model)
     with tf.summary.create_file_writer(os.path.join(cls.run_dir, "tb")).as_default():
       for epoch in range(1, 6):  # What train_loop.py writes after each epoch.
         tf.summary.scalar(page.CURVE_TAG, 3.0 + 1.0 / epoch, step=20 * epoch)
 
     truncated = str(tmp / "truncated")
-    data, = glob.glob(make_run(truncated, config, model) + ".data-*")
+    data, = glob.glob(fixtures.make_run(truncated, config, model) + ".data-*")
     with open(data, "r+b") as f:
       f.truncate(os.path.getsize(data) // 2)
     edited = str(tmp / "edited")
-    make_run(edited, config, model)
+    fixtures.make_run(edited, config, model)
     config_lib.save(config_lib.preset("smoke", data_dir=sprites, latent_dim=9),
                     os.path.join(edited, "config.json"))
     (tmp / "empty" / "checkpoints").mkdir(parents=True)
@@ -156,7 +156,6 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertFalse(re.search(r"https?:|//", re.sub(r'data:[^"]*', "", text)))
     self.assertNotIn("<script", text)
 
-  @pytest.mark.slow
   def test_report_page_opens_in_a_headless_browser_without_errors(self):
     shot = browser.check_page(self, os.path.join(self.out, "report.html"), "report.png")
     print(f"screenshot of report.html: {shot}")

@@ -5,21 +5,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from tests import fixtures
 from vae.evaluation import features, metrics
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _sprites(n, size, channels=4, seed=0):
-  """Blocky premultiplied sprites: an 8x8 pixel-art source scaled up."""
-  rng = np.random.default_rng(seed)
-  source = rng.random((n, 8, 8, 4)).astype(np.float32)
-  source[..., 3] = source[..., 3] > 0.4  # hard alpha, as in sprite sheets
-  source[..., :3] *= source[..., 3:]
-  images = source.repeat(size // 8, axis=1).repeat(size // 8, axis=2)
-  return images if channels == 4 else metrics.composite(images)
 
 
 def _gradient():
@@ -32,7 +24,7 @@ class RandomConvFeaturesTest(tf.test.TestCase):
   def test_every_size_and_channel_count_gives_512_features(self):
     for size in (32, 64, 96, 128):
       for channels in (3, 4):
-        feats = features.embed(_sprites(3, size, channels))
+        feats = features.embed(fixtures.blocky_sprites(3, size, channels))
         self.assertEqual(feats.shape, (3, 512))
         self.assertTrue(np.isfinite(feats).all())
 
@@ -40,14 +32,15 @@ class RandomConvFeaturesTest(tf.test.TestCase):
     self.assertEmpty(features.RandomConvFeatures().variables)
 
   def test_two_calls_and_two_builds_agree_exactly(self):
-    images = _sprites(5, 64)
+    images = fixtures.blocky_sprites(5, 64)
     first = features.embed(images)
     self.assertAllEqual(first, features.embed(images))
     rebuilt = features.RandomConvFeatures()
     self.assertAllEqual(first, features.embed_with(rebuilt, images))
 
+  @pytest.mark.slow
   def test_a_fresh_process_gives_identical_features(self):
-    images = _sprites(4, 32)
+    images = fixtures.blocky_sprites(4, 32)
     path = os.path.join(self.get_temp_dir(), "images.npy")
     np.save(path, images)
     script = ("import sys, numpy as np; from vae.evaluation import features; "
@@ -68,7 +61,7 @@ class RandomConvFeaturesTest(tf.test.TestCase):
     self.assertAllClose(np.linalg.norm(feats), 9.727818, rtol=1e-4)
 
   def test_different_images_give_different_features(self):
-    feats = features.embed(_sprites(20, 64))
+    feats = features.embed(fixtures.blocky_sprites(20, 64))
     distances = metrics.pairwise_distances(feats, feats)
     off_diagonal = distances[~np.eye(20, dtype=bool)]
     self.assertGreater(off_diagonal.min(), 0.5 * np.median(off_diagonal))
@@ -83,16 +76,16 @@ class RandomConvFeaturesTest(tf.test.TestCase):
     self.assertAllEqual(features.embed(rgba), features.embed(rgb))
 
   def test_same_sprite_at_another_size_stays_closest_to_itself(self):
-    at_64 = features.embed(_sprites(10, 64))
+    at_64 = features.embed(fixtures.blocky_sprites(10, 64))
     for size in (32, 96, 128):
       distances = metrics.pairwise_distances(
-          features.embed(_sprites(10, size)), at_64)
+          features.embed(fixtures.blocky_sprites(10, size)), at_64)
       self.assertAllEqual(distances.argmin(1), np.arange(10))
       off_diagonal = distances[~np.eye(10, dtype=bool)]
       self.assertLess(np.diag(distances).max(), 0.5 * off_diagonal.min())
 
   def test_batch_size_does_not_change_features(self):
-    images = _sprites(7, 32)
+    images = fixtures.blocky_sprites(7, 32)
     self.assertAllClose(features.embed(images, batch_size=3),
                         features.embed(images), atol=1e-6)
 

@@ -11,6 +11,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import pipelines  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import pictures  # pylint: disable=wrong-import-position
@@ -19,18 +20,6 @@ from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-
 SIZE = 32
 SCALE = pictures.display_scale(SIZE)  # 4: a 32 px sprite shows 128 px wide.
 CELL = SIZE * SCALE + 1  # One tile plus image_grid's 1 px padding.
-
-
-def sprites(count, seed=0):
-  """Premultiplied RGBA discs of random colour on a transparent canvas."""
-  rng = np.random.default_rng(seed)
-  out = np.zeros((count, SIZE, SIZE, 4), np.float32)
-  yy, xx = np.mgrid[:SIZE, :SIZE]
-  for i in range(count):
-    radius = rng.uniform(5, 12)
-    inside = (yy - 16) ** 2 + (xx - 16) ** 2 < radius**2
-    out[i][inside] = np.append(rng.uniform(0.1, 1.0, 3), 1.0)
-  return out
 
 
 def grid_shape(rows, cols):
@@ -50,7 +39,7 @@ class PicturesTest(tf.test.TestCase):
     super().setUpClass()
     tf.random.set_seed(0)
     cls.model = VAE.from_config(config_lib.preset("smoke"))
-    cls.images = sprites(16)
+    cls.images = fixtures.sprites(16, SIZE)
 
   def test_slerp_keeps_the_ends_and_follows_the_great_circle(self):
     a, b = np.array([2.0, 0.0]), np.array([0.0, 2.0])
@@ -145,10 +134,10 @@ class PicturesTest(tf.test.TestCase):
     self.assertLessEqual(len(np.unique(art[0].reshape(-1, 3), axis=0)), 4)
 
   def test_write_pictures_writes_every_png_at_its_size_with_alpha(self):
-    samples = sprites(20, seed=1)
+    samples = fixtures.sprites(20, SIZE, seed=1)
     result = evaluation.Evaluation(
         report={"kl_per_dim": list(np.linspace(0, 1, 8))}, images=self.images,
-        train=sprites(10, seed=2), samples=samples,
+        train=fixtures.sprites(10, SIZE, seed=2), samples=samples,
         nearest_index=np.arange(20) % 10, nearest_distance=np.linspace(1, 0, 20))
     with tempfile.TemporaryDirectory() as directory:
       written = pictures.write_pictures(directory, self.model, result, with_pixel_art=True)

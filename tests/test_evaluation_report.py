@@ -12,7 +12,7 @@ import tempfile  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import metrics  # pylint: disable=wrong-import-position
@@ -21,29 +21,19 @@ from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-
 SETTINGS = dict(iw_samples=10, num_samples=50, temperature=1.0)
 
 
-def make_run(run_dir, config, model=None):
-  """A run directory as train_loop.py writes it: config.json and checkpoints/best."""
-  model = model or VAE.from_config(config)
-  config_lib.save(config, os.path.join(run_dir, "config.json"))
-  manager = tf.train.CheckpointManager(
-      tf.train.Checkpoint(model=model), os.path.join(run_dir, "checkpoints", "best"),
-      max_to_keep=1, checkpoint_name="ckpt")
-  return manager.save()
-
-
 class EvaluationTest(tf.test.TestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
-    cls.sprites = make_sprite_folder(
+    cls.sprites = fixtures.make_sprite_folder(
         os.path.join(cls.tmp.name, "sprites"), count=160, size=40)
     cls.config = config_lib.preset("smoke", data_dir=cls.sprites)
     tf.random.set_seed(0)
     cls.model = VAE.from_config(cls.config)
     cls.run_dir = os.path.join(cls.tmp.name, "run")
-    cls.prefix = make_run(cls.run_dir, cls.config, cls.model)
+    cls.prefix = fixtures.make_run(cls.run_dir, cls.config, cls.model)
     cls.images, cls.train, cls.heldout = evaluation.load_split(cls.config, "test")
     cls.result = evaluation.compute_report(cls.model, cls.images, cls.train, seed=0, **SETTINGS)
     cls.report = cls.result.report
@@ -56,7 +46,7 @@ class EvaluationTest(tf.test.TestCase):
   def edited_run(self, name, **changes):
     """A copy of the run whose config.json has `changes`."""
     run_dir = os.path.join(self.tmp.name, name)
-    make_run(run_dir, self.config, self.model)
+    fixtures.make_run(run_dir, self.config, self.model)
     config_lib.save(config_lib.preset("smoke", **changes), os.path.join(run_dir, "config.json"))
     return run_dir
 
@@ -92,7 +82,7 @@ class EvaluationTest(tf.test.TestCase):
   def test_load_model_names_a_config_that_builds_fewer_variables(self):
     mog = config_lib.preset("smoke", prior="mog")
     run_dir = os.path.join(self.tmp.name, "mog")
-    make_run(run_dir, mog)
+    fixtures.make_run(run_dir, mog)
     config_lib.save(self.config, os.path.join(run_dir, "config.json"))
     held = len(VAE.from_config(mog).variables)
     built = len(VAE.from_config(self.config).variables)
@@ -103,7 +93,7 @@ class EvaluationTest(tf.test.TestCase):
 
   def test_load_model_names_a_truncated_checkpoint(self):
     run_dir = os.path.join(self.tmp.name, "truncated")
-    prefix = make_run(run_dir, self.config, self.model)
+    prefix = fixtures.make_run(run_dir, self.config, self.model)
     data, = glob.glob(prefix + ".data-*")
     with open(data, "r+b") as f:
       f.truncate(os.path.getsize(data) // 2)
@@ -114,7 +104,7 @@ class EvaluationTest(tf.test.TestCase):
     with self.assertRaisesRegex(evaluation.EvaluationError, "does not exist"):
       evaluation.load_model(os.path.join(self.tmp.name, "nowhere"))
     run_dir = os.path.join(self.tmp.name, "bad_config")
-    make_run(run_dir, self.config, self.model)
+    fixtures.make_run(run_dir, self.config, self.model)
     with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as f:
       json.dump({"latent_dims": 8}, f)
     with self.assertRaisesRegex(evaluation.EvaluationError, "not a usable run config.*latent_dims"):

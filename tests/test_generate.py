@@ -16,7 +16,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
+from tests.fixtures import make_run  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position

@@ -10,7 +10,7 @@ import cv2  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.test_evaluation_report import make_run  # pylint: disable=wrong-import-position
+from tests.fixtures import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import export  # pylint: disable=wrong-import-position

@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+from absl.testing import parameterized
 
 from vae import layers
 
@@ -19,7 +20,7 @@ class LinearTest(tf.test.TestCase):
       layers.Linear(3, 0)
 
 
-class ConvTest(tf.test.TestCase):
+class ConvTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_stride_two_halves_height_and_width(self):
     conv = layers.Conv2D(3, 5, stride=2)
@@ -36,7 +37,12 @@ class ConvTest(tf.test.TestCase):
     conv = layers.Conv2D(3, 4, use_bias=False, name="conv")
     self.assertEqual([v.name for v in conv.variables], ["conv/w:0"])
 
-  def test_initial_weights_keep_the_second_moment_of_rectified_input(self):
+  @parameterized.named_parameters(
+      ("conv", lambda: layers.Conv2D(64, 256)),
+      ("strided_conv", lambda: layers.Conv2D(64, 256, stride=2)),
+      ("transposed_conv", lambda: layers.ConvTranspose2D(64, 256)),
+  )
+  def test_initial_weights_keep_the_second_moment_of_rectified_input(self, make_layer):
     # He et al. 2015: with variance gain / fan_in, E[y^2] = gain E[x^2], and
     # E[leaky(u)^2] = (1 + a^2) / 2 for u ~ N(0, 1), so E[y^2] should be 1.
     # For the transposed conv this checks the fan-in of 4 taps per input
@@ -46,12 +52,9 @@ class ConvTest(tf.test.TestCase):
     # +-15% still fails any wrong fan-in or gain by a factor of 2.
     tf.random.set_seed(1)
     u = tf.random.stateless_normal([8, 16, 16, 64], seed=(2, 3))
-    for layer in (layers.Conv2D(64, 256), layers.Conv2D(64, 256, stride=2),
-                  layers.ConvTranspose2D(64, 256)):
-      with self.subTest(layer=type(layer).__name__):
-        y = layer(layers.activation(u))
-        interior = y[:, 2:-2, 2:-2, :]
-        self.assertBetween(float(tf.reduce_mean(interior**2)), 0.85, 1.15)
+    y = make_layer()(layers.activation(u))
+    interior = y[:, 2:-2, 2:-2, :]
+    self.assertBetween(float(tf.reduce_mean(interior**2)), 0.85, 1.15)
 
   def test_compute_dtype_casts_arithmetic_but_not_variables(self):
     conv = layers.Conv2D(3, 4, compute_dtype=tf.bfloat16)

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import tensorflow as tf
+from absl.testing import parameterized
 
 from vae import likelihoods
 
@@ -192,36 +193,38 @@ class LogisticMixtureTest(tf.test.TestCase):
       likelihoods.LogisticLikelihood(channels=3, mixtures=0)
 
 
-class HeadsTest(tf.test.TestCase):
+# (name, keyword arguments of make_likelihood besides the channels): every head.
+HEADS = (
+    ("logistic", dict(likelihood="logistic")),
+    ("logistic_mixture", dict(likelihood="logistic", mixtures=3)),
+    ("gaussian", dict(likelihood="gaussian")),
+    ("gaussian_pixel", dict(likelihood="gaussian", gaussian_scale="pixel")),
+    ("bernoulli", dict(likelihood="bernoulli")),
+)
 
-  def _heads(self, channels):
-    yield "logistic", likelihoods.make_likelihood("logistic", channels)
-    yield "logistic_mixture", likelihoods.make_likelihood(
-        "logistic", channels, mixtures=3)
-    yield "gaussian", likelihoods.make_likelihood("gaussian", channels)
-    yield "gaussian_pixel", likelihoods.make_likelihood(
-        "gaussian", channels, gaussian_scale="pixel")
-    yield "bernoulli", likelihoods.make_likelihood("bernoulli", channels)
 
-  def test_shapes_for_every_image_size_and_channel_count(self):
-    for size, channels in itertools.product((32, 64, 96, 128), (3, 4)):
-      for name, head in self._heads(channels):
-        with self.subTest(size=size, channels=channels, head=name):
-          dist = head(_params(head, size))
-          image = [size, size, channels]
-          self.assertEqual(dist.batch_shape, [2])
-          self.assertEqual(dist.event_shape, image)
-          self.assertEqual(dist.log_prob(tf.zeros([2] + image)).shape, [2])
-          self.assertEqual(dist.sample(seed=(5, 6)).shape, [2] + image)
-          self.assertAllInRange(head.render(dist), 0.0, 1.0)
+class HeadsTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_unknown_batch_size_in_tf_function(self):
-    for name, head in self._heads(4):
-      with self.subTest(head=name):
-        fn = tf.function(
-            lambda p, h=head: h.render(h(p)),
-            input_signature=[tf.TensorSpec([None, 8, 8, head.params_channels])])
-        self.assertEqual(fn(_params(head, 8, batch=3)).shape, [3, 8, 8, 4])
+  @parameterized.named_parameters(
+      (f"{head}_{size}px_{channels}ch", kwargs, size, channels)
+      for head, kwargs in HEADS for size, channels in itertools.product((32, 64, 96, 128), (3, 4)))
+  def test_shapes_for_every_image_size_and_channel_count(self, kwargs, size, channels):
+    head = likelihoods.make_likelihood(channels=channels, **kwargs)
+    dist = head(_params(head, size))
+    image = [size, size, channels]
+    self.assertEqual(dist.batch_shape, [2])
+    self.assertEqual(dist.event_shape, image)
+    self.assertEqual(dist.log_prob(tf.zeros([2] + image)).shape, [2])
+    self.assertEqual(dist.sample(seed=(5, 6)).shape, [2] + image)
+    self.assertAllInRange(head.render(dist), 0.0, 1.0)
+
+  @parameterized.named_parameters(*HEADS)
+  def test_unknown_batch_size_in_tf_function(self, kwargs):
+    head = likelihoods.make_likelihood(channels=4, **kwargs)
+    fn = tf.function(
+        lambda p: head.render(head(p)),
+        input_signature=[tf.TensorSpec([None, 8, 8, head.params_channels])])
+    self.assertEqual(fn(_params(head, 8, batch=3)).shape, [3, 8, 8, 4])
 
   def test_gaussian_scale_never_falls_below_the_floor(self):
     head = likelihoods.GaussianLikelihood(channels=3, scale="pixel")

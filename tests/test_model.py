@@ -5,8 +5,11 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
+from absl.testing import parameterized
 
+from tests import fixtures
 from vae import model as model_lib
 from vae import objectives
 
@@ -20,41 +23,28 @@ def _images(size, channels, batch=2, seed=(1, 2)):
   return tf.round(u * 255) / 255
 
 
-def _sprites(n, size, seed=0):
-  """Sprite-like premultiplied RGBA: outlined discs on transparency."""
-  rng = np.random.default_rng(seed)
-  yy, xx = np.mgrid[:size, :size]
-  out = np.zeros((n, size, size, 4), np.float32)
-  for image in out:
-    cy, cx = rng.uniform(0.3 * size, 0.7 * size, 2)
-    radius = rng.uniform(0.15 * size, 0.35 * size)
-    distance = np.hypot(yy - cy, xx - cx)
-    image[distance < radius] = np.append(rng.integers(0, 256, 3) / 255, 1.0)
-    image[(distance < radius) & (distance > radius - 2), :3] = 0.0
-  return tf.constant(out)
+class ShapesTest(tf.test.TestCase, parameterized.TestCase):
 
-
-class ShapesTest(tf.test.TestCase):
-
-  def test_every_size_channel_count_and_likelihood(self):
-    for size, channels, likelihood in itertools.product(
-        (32, 64, 96, 128), (3, 4), ("logistic", "gaussian", "bernoulli")):
-      with self.subTest(size=size, channels=channels, likelihood=likelihood):
-        model = model_lib.VAE(image_size=size, channels=channels,
-                              likelihood=likelihood, **TINY)
-        image = [size, size, channels]
-        self.assertEqual(model.image_shape, tuple(image))
-        x = _images(size, channels)
-        posterior = model.encode(x)
-        self.assertEqual(posterior.batch_shape, [2])
-        self.assertEqual(posterior.event_shape, [3])
-        likelihood_dist = model.decode(posterior.mean())
-        self.assertEqual(likelihood_dist.batch_shape, [2])
-        self.assertEqual(likelihood_dist.event_shape, image)
-        self.assertEqual(model.prior().event_shape, [3])
-        for images in (model.reconstruct(x), model.sample(2, seed=(3, 4))):
-          self.assertEqual(images.shape, [2] + image)
-          self.assertAllInRange(images, 0.0, 1.0)
+  @parameterized.named_parameters(
+      (f"{likelihood}_{size}px_{channels}ch", size, channels, likelihood)
+      for size, channels, likelihood in itertools.product(
+          (32, 64, 96, 128), (3, 4), ("logistic", "gaussian", "bernoulli")))
+  def test_every_size_channel_count_and_likelihood(self, size, channels, likelihood):
+    model = model_lib.VAE(image_size=size, channels=channels,
+                          likelihood=likelihood, **TINY)
+    image = [size, size, channels]
+    self.assertEqual(model.image_shape, tuple(image))
+    x = _images(size, channels)
+    posterior = model.encode(x)
+    self.assertEqual(posterior.batch_shape, [2])
+    self.assertEqual(posterior.event_shape, [3])
+    likelihood_dist = model.decode(posterior.mean())
+    self.assertEqual(likelihood_dist.batch_shape, [2])
+    self.assertEqual(likelihood_dist.event_shape, image)
+    self.assertEqual(model.prior().event_shape, [3])
+    for images in (model.reconstruct(x), model.sample(2, seed=(3, 4))):
+      self.assertEqual(images.shape, [2] + image)
+      self.assertAllInRange(images, 0.0, 1.0)
 
   def test_mixture_prior_and_logistic_mixture_shapes(self):
     model = model_lib.VAE(image_size=32, prior="mog", prior_components=5,
@@ -63,19 +53,19 @@ class ShapesTest(tf.test.TestCase):
     self.assertEqual(model.decode(tf.zeros([2, 3])).event_shape, [32, 32, 4])
     self.assertEqual(model.sample(4, seed=(1, 1)).shape, [4, 32, 32, 4])
 
-  def test_rejects_bad_arguments_naming_them(self):
-    for kwargs, message in (
-        (dict(image_size=40), "image_size must be a multiple of 16.*got 40"),
-        (dict(likelihood="laplace"), "likelihood.*'laplace'"),
-        (dict(prior="flow"), "prior.*'flow'"),
-        (dict(norm="batch"), "norm.*'batch'"),
-        (dict(latent_dim=0), "latent_dim.*0")):
-      with self.subTest(**{k: str(v) for k, v in kwargs.items()}):
-        with self.assertRaisesRegex(ValueError, message):
-          model_lib.VAE(**{**TINY, **kwargs})
+  @parameterized.named_parameters(
+      ("image_size", dict(image_size=40), "image_size must be a multiple of 16.*got 40"),
+      ("likelihood", dict(likelihood="laplace"), "likelihood.*'laplace'"),
+      ("prior", dict(prior="flow"), "prior.*'flow'"),
+      ("norm", dict(norm="batch"), "norm.*'batch'"),
+      ("latent_dim", dict(latent_dim=0), "latent_dim.*0"),
+  )
+  def test_rejects_bad_arguments_naming_them(self, kwargs, message):
+    with self.assertRaisesRegex(ValueError, message):
+      model_lib.VAE(**{**TINY, **kwargs})
 
 
-class GraphTest(tf.test.TestCase):
+class GraphTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_eager_and_tf_function_agree(self):
     model = model_lib.VAE(image_size=32, res_blocks=1, prior="mog", **TINY)
@@ -107,54 +97,53 @@ class GraphTest(tf.test.TestCase):
     self.assertAllEqual(samples[:1], model.render(tf.zeros([1, 3])))
 
 
-  def test_decoder_sees_the_scale_of_z_unless_it_normalises(self):
+  @parameterized.named_parameters(("no_norm", "none", False), ("group_norm", "group", True))
+  def test_decoder_sees_the_scale_of_z_unless_it_normalises(self, decoder_norm, invariant):
     x = _images(32, 4)
     z = tf.random.stateless_normal([2, 3], seed=(3, 4))
-    for decoder_norm, invariant in (("none", False), ("group", True)):
-      with self.subTest(decoder_norm=decoder_norm):
-        model = model_lib.VAE(image_size=32, decoder_norm=decoder_norm, **TINY)
-        full, half = model.decode(z).log_prob(x), model.decode(0.5 * z).log_prob(x)
-        if invariant:  # Group norm divides the scale out: temperature is moot.
-          self.assertAllClose(full, half, rtol=1e-4)
-        else:
-          self.assertNotAllClose(full, half, rtol=1e-4)
+    model = model_lib.VAE(image_size=32, decoder_norm=decoder_norm, **TINY)
+    full, half = model.decode(z).log_prob(x), model.decode(0.5 * z).log_prob(x)
+    if invariant:  # Group norm divides the scale out: temperature is moot.
+      self.assertAllClose(full, half, rtol=1e-4)
+    else:
+      self.assertNotAllClose(full, half, rtol=1e-4)
 
 
-class VariablesTest(tf.test.TestCase):
+# Model variants that between them build every kind of variable.
+CONFIGS = (
+    ("mixtures_mog_res", dict(logistic_mixtures=2, prior="mog", res_blocks=1)),
+    ("gaussian_no_norm", dict(likelihood="gaussian", norm="none")),
+    ("bernoulli", dict(likelihood="bernoulli")),
+)
 
-  CONFIGS = {
-      "mixtures_mog_res": dict(logistic_mixtures=2, prior="mog", res_blocks=1),
-      "gaussian_no_norm": dict(likelihood="gaussian", norm="none"),
-      "bernoulli": dict(likelihood="bernoulli"),
-  }
 
-  def test_every_variable_is_trainable_and_gets_a_gradient(self):
-    for name, config in self.CONFIGS.items():
-      with self.subTest(config=name):
-        model = model_lib.VAE(image_size=32, **TINY, **config)
-        self.assertEqual(len(model.trainable_variables),
-                         len(model.variables))
-        with tf.GradientTape() as tape:
-          loss = objectives.training_loss(
-              objectives.elbo_terms(model, _images(32, 4), seed=(1, 2)),
-              beta=1.0)
-        grads = tape.gradient(loss, model.trainable_variables)
-        for variable, grad in zip(model.trainable_variables, grads):
-          self.assertIsNotNone(grad, variable.name)
-          self.assertTrue(bool(tf.reduce_any(grad != 0)), variable.name)
+class VariablesTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_variable_names_are_unique_and_say_where_they_live(self):
-    for name, config in self.CONFIGS.items():
-      with self.subTest(config=name):
-        model = model_lib.VAE(image_size=32, name="vae", **TINY, **config)
-        names = [v.name for v in model.variables]
-        self.assertLen(set(names), len(names))
-        for variable_name in names:
-          self.assertRegex(variable_name,
-                           r"^vae/(encoder|decoder|likelihood|prior)/[\w/]+:0$")
+  @parameterized.named_parameters(*CONFIGS)
+  def test_every_variable_is_trainable_and_gets_a_gradient(self, config):
+    model = model_lib.VAE(image_size=32, **TINY, **config)
+    self.assertEqual(len(model.trainable_variables),
+                     len(model.variables))
+    with tf.GradientTape() as tape:
+      loss = objectives.training_loss(
+          objectives.elbo_terms(model, _images(32, 4), seed=(1, 2)),
+          beta=1.0)
+    grads = tape.gradient(loss, model.trainable_variables)
+    for variable, grad in zip(model.trainable_variables, grads):
+      self.assertIsNotNone(grad, variable.name)
+      self.assertTrue(bool(tf.reduce_any(grad != 0)), variable.name)
+
+  @parameterized.named_parameters(*CONFIGS)
+  def test_variable_names_are_unique_and_say_where_they_live(self, config):
+    model = model_lib.VAE(image_size=32, name="vae", **TINY, **config)
+    names = [v.name for v in model.variables]
+    self.assertLen(set(names), len(names))
+    for variable_name in names:
+      self.assertRegex(variable_name,
+                       r"^vae/(encoder|decoder|likelihood|prior)/[\w/]+:0$")
 
   def test_checkpoint_round_trip_restores_identical_outputs(self):
-    config = self.CONFIGS["mixtures_mog_res"]
+    config = dict(CONFIGS)["mixtures_mog_res"]
     x = _images(32, 4)
     saved = model_lib.VAE(image_size=32, **TINY, **config)
     path = tf.train.Checkpoint(model=saved).write(
@@ -168,11 +157,12 @@ class VariablesTest(tf.test.TestCase):
                         saved.prior().log_prob(tf.ones([1, 3])))
 
 
+@pytest.mark.slow  # Trains the model end to end.
 class OverfitTest(tf.test.TestCase):
 
   def test_few_hundred_steps_drive_distortion_down_on_a_few_sprites(self):
     tf.random.set_seed(0)
-    x = _sprites(8, 32)
+    x = tf.constant(fixtures.sprites(8, 32))
     model = model_lib.VAE(image_size=32, widths=(8, 16, 32), latent_dim=16)
     optimizer = keras.optimizers.Adam(3e-3)
 

@@ -3,6 +3,7 @@
 import itertools
 
 import tensorflow as tf
+from absl.testing import parameterized
 
 from vae import likelihoods
 from vae import networks
@@ -26,18 +27,19 @@ def _images(size, channels, batch=2):
                                      seed=(1, 2))
 
 
-class NetworksTest(tf.test.TestCase):
+class NetworksTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_distribution_shapes_for_every_image_size_and_channel_count(self):
-    for size, channels in itertools.product((32, 64, 96, 128), (3, 4)):
-      with self.subTest(size=size, channels=channels):
-        encoder, decoder = _networks(size, channels)
-        posterior = encoder(_images(size, channels))
-        self.assertEqual(posterior.batch_shape, [2])
-        self.assertEqual(posterior.event_shape, [3])
-        likelihood = decoder(posterior.sample(seed=(3, 4)))
-        self.assertEqual(likelihood.batch_shape, [2])
-        self.assertEqual(likelihood.event_shape, [size, size, channels])
+  @parameterized.named_parameters(
+      (f"{size}px_{channels}ch", size, channels)
+      for size, channels in itertools.product((32, 64, 96, 128), (3, 4)))
+  def test_distribution_shapes_for_every_image_size_and_channel_count(self, size, channels):
+    encoder, decoder = _networks(size, channels)
+    posterior = encoder(_images(size, channels))
+    self.assertEqual(posterior.batch_shape, [2])
+    self.assertEqual(posterior.event_shape, [3])
+    likelihood = decoder(posterior.sample(seed=(3, 4)))
+    self.assertEqual(likelihood.batch_shape, [2])
+    self.assertEqual(likelihood.event_shape, [size, size, channels])
 
   def test_eager_and_tf_function_agree(self):
     encoder, decoder = _networks(32, 4, res_blocks=1)

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 from pipelines import canvas
 from pipelines.errors import SkipFile
+from tests import fixtures as fx
 
 
 def _visible_box(image):

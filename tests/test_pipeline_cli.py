@@ -14,10 +14,11 @@ import sys
 import tempfile
 
 import cv2
+import pytest
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 from pipelines import __main__ as inspect_cli
+from tests import fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,6 +29,7 @@ def _run(*args):
                         capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 class ExitStatusTest(tf.test.TestCase):
   """Failures are one line on stderr and status 2, before TensorFlow even loads."""
 

@@ -12,9 +12,9 @@ from unittest import mock
 import numpy as np
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 import pipelines
 from pipelines import dataset
+from tests import fixtures as fx
 
 SPECIES = 40
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 from pipelines import decode, probe
 from pipelines.errors import SkipFile
+from tests import fixtures as fx
 
 
 def _read(path, frames="first"):

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 from pipelines import canvas, display
+from tests import fixtures as fx
 
 
 class DisplayTest(tf.test.TestCase):

@@ -13,11 +13,12 @@ import tarfile
 import tempfile
 
 import cv2
+import pytest
 import tensorflow as tf
 
-import pipeline_fixtures as fx
 from pipelines import splits
 from pipelines.fetch import sprite_package, sprite_sets
+from tests import fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -96,6 +97,7 @@ class BuildTest(tf.test.TestCase):
     self.assertEqual({splits.group_of(n) for n in names}, {"1", "386", "substitute"})
 
 
+@pytest.mark.slow
 class FailureTest(tf.test.TestCase):
   """Download problems: one line on stderr, exit status 2, no traceback."""
 

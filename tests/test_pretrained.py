@@ -18,7 +18,7 @@ import tempfile  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.sprite_fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
+from tests.fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
 from vae import pretrained  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -104,11 +104,10 @@ class MixturePriorTest(tf.test.TestCase):
 
     terms = priors.rate_per_dim(posterior, prior, z)
     for d in range(3):
-      with self.subTest(d=d):
-        log_q = posterior.distribution.log_prob(z)[:, d]
-        self.assertAllClose(
-            terms[:, d], log_q - (log_marginal(d + 1) - log_marginal(d)),
-            rtol=1e-5, atol=1e-4)
+      log_q = posterior.distribution.log_prob(z)[:, d]
+      self.assertAllClose(
+          terms[:, d], log_q - (log_marginal(d + 1) - log_marginal(d)),
+          rtol=1e-5, atol=1e-4, msg=f"dimension {d}")
 
   def test_rate_per_dim_terms_average_to_non_negative_kls(self):
     # Each term estimates an expected conditional KL, which is >= 0; a sign

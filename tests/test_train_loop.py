@@ -11,10 +11,11 @@ import tempfile
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import train_loop
-from tests.sprite_fixtures import make_sprite_folder
+from tests import fixtures
 from vae import config as config_lib
 from vae.model import VAE
 from vae.training import schedules
@@ -38,12 +39,13 @@ def read_summary(run_dir):
     return json.load(f)
 
 
+@pytest.mark.slow
 class TrainLoopTest(tf.test.TestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.data_dir = make_sprite_folder(os.path.join(tempfile.mkdtemp(prefix="pokevae_"), "sprites"))
+    cls.data_dir = fixtures.make_sprite_folder(os.path.join(tempfile.mkdtemp(prefix="pokevae_"), "sprites"))
 
   def config(self, **overrides):
     values = dict(data_dir=self.data_dir, batch_size=16, dashboard="plain",
@@ -118,10 +120,11 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertTrue(np.all(np.isfinite(images.numpy())))
 
 
+@pytest.mark.slow
 class KillAndResumeTest(tf.test.TestCase):
 
   def test_kill_9_then_rerun_reaches_the_same_final_step(self):
-    data_dir = make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
+    data_dir = fixtures.make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
     out = os.path.join(self.get_temp_dir(), "run")
     argv = [sys.executable, "train_loop.py", "--preset", "smoke", "--data-dir", data_dir,
             "--out", out, "--batch-size", "16", "--epochs", "100", "--max-steps", "160",
@@ -145,10 +148,11 @@ class KillAndResumeTest(tf.test.TestCase):
     self.assertEqual(read_summary(out)["steps"], 160)
 
 
+@pytest.mark.slow
 class DeterminismTest(tf.test.TestCase):
 
   def test_same_seed_gives_the_same_losses(self):
-    data_dir = make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
+    data_dir = fixtures.make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
     runs = []
     for name in ("a", "b"):
       out = os.path.join(self.get_temp_dir(), name)

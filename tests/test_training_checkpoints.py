@@ -4,24 +4,15 @@ import os
 import pathlib
 import shutil
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from tests import fixtures
 from vae import config as config_lib
 from vae.model import VAE
 from vae.training import checkpoints
-from vae.training import step as step_lib
 
 OLD_RUN = pathlib.Path(__file__).resolve().parent / "data" / "smoke_run_before_restructure"
-
-
-def build(config):
-  """Model, optimizer and loop state as train_loop.py builds them."""
-  model = VAE.from_config(config)
-  optimizer = keras.optimizers.Adam(learning_rate=config.lr)
-  optimizer.build(model.trainable_variables)
-  return model, optimizer, step_lib.TrainState(name="train_state")
 
 
 class RunCheckpointsTest(tf.test.TestCase):
@@ -31,7 +22,7 @@ class RunCheckpointsTest(tf.test.TestCase):
     self.run_dir = self.get_temp_dir()
     self.config = config_lib.preset("smoke", out=self.run_dir)
     config_lib.save(self.config, os.path.join(self.run_dir, config_lib.CONFIG_NAME))
-    self.model, optimizer, state = build(self.config)
+    self.model, optimizer, state = fixtures.trainables(self.config)
     self.ckpts = checkpoints.RunCheckpoints(self.run_dir, model=self.model, optimizer=optimizer,
                                             state=state)
 
@@ -91,7 +82,7 @@ class RunBeforeRestructureTest(tf.test.TestCase):
     self.config = config_lib.load(os.path.join(self.run_dir, config_lib.CONFIG_NAME))
 
   def test_its_checkpoint_restores_model_optimizer_and_loop_state(self):
-    model, optimizer, state = build(self.config)
+    model, optimizer, state = fixtures.trainables(self.config)
     ckpts = checkpoints.RunCheckpoints(self.run_dir, model=model, optimizer=optimizer, state=state)
     self.assertEndsWith(ckpts.restore_latest(), "ckpt-40")  # Asserts every object matched.
     self.assertEqual(int(optimizer.iterations.numpy()), 40)

@@ -1,41 +1,19 @@
 """Tests for vae.training.step: the NaN guard, loss scaling and multi-device parity."""
 
+import dataclasses
 import os
 import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from tests import fixtures
 from vae import config as config_lib
-from vae.model import VAE
-from vae.training import step as train_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build(config, strategy=None):
-  strategy = strategy or tf.distribute.get_strategy()
-  keras.utils.set_random_seed(config.seed)
-  with strategy.scope():
-    model = VAE.from_config(config)
-    optimizer = keras.optimizers.Adam(config.lr)
-    optimizer.build(model.trainable_variables)
-    state = train_step.TrainState()
-  train = train_step.make_train_fn(model, optimizer, strategy, config, state,
-                                   total_steps=100, global_batch=config.batch_size)
-  return model, optimizer, state, train
-
-
-def batches(config, count, poison=None):
-  rng = np.random.default_rng(0)
-  shape = (count, config.batch_size, config.data.image_size, config.data.image_size, config.data.channels)
-  data = rng.integers(0, 256, shape).astype(np.float32) / 255.0
-  if poison is not None:
-    data[poison, 0, 0, 0, 0] = np.nan
-  return data
 
 
 class TrainStepTest(tf.test.TestCase):
@@ -45,14 +23,14 @@ class TrainStepTest(tf.test.TestCase):
     self.config = config_lib.preset("smoke", batch_size=4, lr=1e-3)
 
   def run_steps(self, data, n, consecutive=0):
-    model, optimizer, state, train = build(self.config)
+    model, optimizer, state, train = fixtures.compiled_steps(self.config)
     iterator = iter(tf.data.Dataset.from_tensor_slices(data))
     out = train(iterator, tf.constant(n), tf.constant(consecutive, tf.int64))
     return model, optimizer, state, {k: v.numpy() for k, v in out.items()}
 
   def test_a_poisoned_batch_is_skipped_and_leaves_the_weights_untouched(self):
-    clean = batches(self.config, 2)
-    poisoned = np.concatenate([clean[:1], batches(self.config, 1, poison=0)])
+    clean = fixtures.random_batches(self.config, 2)
+    poisoned = np.concatenate([clean[:1], fixtures.random_batches(self.config, 1, poison=0)])
     after_one, *_ = self.run_steps(clean[:1], 1)
     model, optimizer, state, out = self.run_steps(poisoned, 2)
     self.assertEqual(out["skipped"], 1)
@@ -65,7 +43,7 @@ class TrainStepTest(tf.test.TestCase):
     self.assertTrue(np.isfinite(out["loss"]))
 
   def test_consecutive_bad_steps_carry_across_calls_and_reset_on_a_good_one(self):
-    data = batches(self.config, 3, poison=0)
+    data = fixtures.random_batches(self.config, 3, poison=0)
     data[1, 0, 0, 0, 0] = np.nan
     *_, out = self.run_steps(data, 2, consecutive=2)
     self.assertEqual(out["max_consecutive_bad"], 4)
@@ -73,10 +51,10 @@ class TrainStepTest(tf.test.TestCase):
     self.assertEqual(out["consecutive_bad"], 0)
 
   def test_gradients_are_clipped_to_the_global_norm(self):
-    config = config_lib.Config(**{**self.config.__dict__, "clip_norm": 1e-6, "lr": 1.0})
-    model, optimizer, state, train = build(config)
+    config = dataclasses.replace(self.config, clip_norm=1e-6, lr=1.0)
+    model, optimizer, state, train = fixtures.compiled_steps(config)
     before = [v.numpy() for v in model.trainable_variables]
-    out = train(iter(tf.data.Dataset.from_tensor_slices(batches(config, 1))), tf.constant(1),
+    out = train(iter(tf.data.Dataset.from_tensor_slices(fixtures.random_batches(config, 1))), tf.constant(1),
                 tf.constant(0, tf.int64))
     self.assertGreater(float(out["grad_norm"]), 1.0)  # The raw norm is reported...
     # ...but Adam's first step moves each weight by about lr whatever the scale,
@@ -87,10 +65,11 @@ class TrainStepTest(tf.test.TestCase):
     self.assertLess(total, 1e-6)  # m = (1 - beta_1) * g with |g| clipped to 1e-6.
     self.assertNotAllClose(before[0], model.trainable_variables[0].numpy())
 
+  @pytest.mark.slow  # XLA compiles the step twice.
   def test_xla_compiled_step_runs_and_agrees_with_the_plain_one(self):
-    data = batches(self.config, 2)
+    data = fixtures.random_batches(self.config, 2)
     *_, plain = self.run_steps(data[:1], 1)
-    self.config = config_lib.Config(**{**self.config.__dict__, "xla": True})
+    self.config = dataclasses.replace(self.config, xla=True)
     *_, compiled = self.run_steps(data[:1], 1)
     # Only close: under XLA tf.random.stateless_normal picks another
     # algorithm, so the posterior noise (and z) differs, and XLA reorders
@@ -101,10 +80,10 @@ class TrainStepTest(tf.test.TestCase):
     self.assertEqual(compiled["finite_steps"], 2)
 
   def test_mixed_precision_halves_the_loss_scale_on_overflow(self):
-    config = config_lib.Config(**{**self.config.__dict__, "mixed_precision": True})
-    model, optimizer, state, train = build(config)
+    config = dataclasses.replace(self.config, mixed_precision=True)
+    model, optimizer, state, train = fixtures.compiled_steps(config)
     state.loss_scale.assign(2.0 ** 30)  # Overflows float16 gradients for sure.
-    out = train(iter(tf.data.Dataset.from_tensor_slices(batches(config, 1))), tf.constant(1),
+    out = train(iter(tf.data.Dataset.from_tensor_slices(fixtures.random_batches(config, 1))), tf.constant(1),
                 tf.constant(0, tf.int64))
     self.assertEqual(int(out["overflows"]), 1)
     self.assertEqual(int(out["consecutive_bad"]), 0)  # An overflow is no divergence.
@@ -118,14 +97,14 @@ _PARITY_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tests.test_training_step import batches, build
+    from tests import fixtures
     from vae import config as config_lib
     config = config_lib.preset("smoke", batch_size=8, lr=1e-3, beta_schedule="constant")
-    data = batches(config, 3)
+    data = fixtures.random_batches(config, 3)
     results = {{}}
     for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
                            ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
-      model, optimizer, state, train = build(config, strategy)
+      model, optimizer, state, train = fixtures.compiled_steps(config, strategy)
       dataset = strategy.experimental_distribute_dataset(
           tf.data.Dataset.from_tensor_slices(data.reshape((-1,) + data.shape[2:])).batch(8))
       out = train(iter(dataset), tf.constant(3), tf.constant(0, tf.int64))
@@ -136,6 +115,7 @@ _PARITY_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 class MultiDeviceTest(tf.test.TestCase):
 
   def test_two_logical_devices_match_one_device(self):

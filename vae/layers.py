@@ -18,9 +18,8 @@ import tensorflow as tf
 
 # Slope of the LeakyReLU used everywhere (Maas et al. 2013). LeakyReLU rather
 # than the SiLU of NVAE because this model trains on a 2-core CPU, where the
-# exp of SiLU over every activation costs time: a training step of the
-# default model ran at 250-380 images/s with SiLU against 420-560 with
-# LeakyReLU. The negative slope keeps units from dying as ReLU units can.
+# exp of SiLU over every activation costs time (bench/README.md has the
+# figures). The negative slope keeps units from dying as ReLU units can.
 LEAKY_SLOPE = 0.2
 
 # He et al. 2015 ("Delving Deep into Rectifiers"): a rectifier with negative
@@ -234,9 +233,9 @@ class GroupNorm(tf.Module):
 
     def group_mean(grouped):
       # Height and width first, then the group's channels: two reductions
-      # over adjacent axes run five times faster here than one over the
-      # scattered axes [1, 2, 4]. Summed in another order, so used only in
-      # the gradient; the values keep tf.nn.moments.
+      # over adjacent axes run faster than one over the scattered axes
+      # [1, 2, 4] (bench/README.md, levers). Summed in another order, so used
+      # only in the gradient; the values keep tf.nn.moments.
       per_channel = tf.reduce_sum(grouped, axis=[1, 2], keepdims=True)
       return tf.reduce_sum(per_channel, axis=4, keepdims=True) / count
 

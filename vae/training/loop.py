@@ -71,6 +71,20 @@ class Run:
     return int(self.optimizer.iterations.numpy())
 
 
+def build_trainables(config, strategy):
+  """(model, optimizer, TrainState) for `config`, their variables made in `strategy`'s scope.
+
+  The attribute names of all three are the checkpoint's variable names: a
+  rename would keep earlier runs from resuming.
+  """
+  with strategy.scope():
+    model = VAE.from_config(config)
+    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
+    optimizer.build(model.trainable_variables)
+    state = step_lib.TrainState(name="train_state")
+  return model, optimizer, state
+
+
 def start(config, resuming):
   """Builds the run `config` describes, restored from `latest` when resuming.
 
@@ -93,11 +107,7 @@ def start(config, resuming):
   if config.max_steps:
     total_steps = min(total_steps, config.max_steps)
 
-  with strategy.scope():
-    model = VAE.from_config(config)
-    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
-    optimizer.build(model.trainable_variables)
-    state = step_lib.TrainState(name="train_state")
+  model, optimizer, state = build_trainables(config, strategy)
   ckpts = checkpoints.RunCheckpoints(config.out, model=model, optimizer=optimizer,
                                      state=state, keep=config.keep_checkpoints)
   restored = ckpts.restore_latest() if resuming else None
