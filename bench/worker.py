@@ -30,7 +30,8 @@ import sys
 import time
 
 SPEC = json.loads(sys.argv[1])
-sys.path.insert(0, SPEC.get("src") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SRC = SPEC.get("src") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, SRC)
 
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
@@ -46,17 +47,16 @@ import pipelines  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae import objectives  # pylint: disable=wrong-import-position
 # pylint: disable=wrong-import-position,ungrouped-imports
-try:
+if os.path.isdir(os.path.join(SRC, "vae", "training")):
   from vae.model import VAE
   from vae.training import schedules
   from vae.training import step as train_step
   make_model = VAE.from_config
   data_config = lambda config: config.data  # pylint: disable=unnecessary-lambda-assignment
-except ImportError:  # A source tree from before vae/training/ (levers.py --group code).
+else:  # A source tree from before vae/training/ (levers.py --group code).
   from vae import schedules, train_step
   make_model = config_lib.make_model
   data_config = lambda config: config.data_config()  # pylint: disable=unnecessary-lambda-assignment
-
 
 def cpu_seconds():
   return time.process_time()  # All threads of this process.

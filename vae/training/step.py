@@ -23,6 +23,8 @@ An overflow with a finite loss is the loss scale's business, not a divergence, s
 it does not count towards the loop's rollback tolerance.
 """
 
+import functools
+
 import tensorflow as tf
 
 from vae import objectives
@@ -58,6 +60,111 @@ def step_seed(base_seed, step):
                    tf.cast(tf.math.floormod(step, 2**31 - 1), tf.int32)])
 
 
+def replica_step(model, config, state, global_batch, batch, step, lr):
+  """One replica's share of a step: loss, gradients summed over replicas and clipped.
+
+  Returns:
+    (clipped gradients, whether loss and gradients are finite, whether the
+    loss is, dict of `METRICS` over the global batch).
+  """
+  ctx = tf.distribute.get_replica_context()
+  mixed = config.mixed_precision
+  # Noise for the whole global batch, of which this replica takes its rows:
+  # N replicas then draw exactly the z that one device would.
+  local = tf.shape(batch)[0]
+  noise = tf.random.stateless_normal([global_batch, model.latent_dim], step_seed(config.seed, step))
+  noise = noise[ctx.replica_id_in_sync_group * local:][:local]
+  beta = schedules.beta_at(config, step)
+  with tf.GradientTape() as tape:
+    terms = objectives.elbo_terms(model, batch, noise=noise)
+    loss = objectives.training_loss(
+        terms, beta=beta, free_bits=config.free_bits,
+        capacity=schedules.capacity_at(config, step), gamma=config.gamma)
+    share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
+    scaled = loss * share
+    if mixed:
+      scaled = scaled * state.loss_scale
+  grads = tape.gradient(scaled, model.trainable_variables)
+  grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+  if mixed:
+    grads = [g / state.loss_scale for g in grads]
+  grad_norm = tf.linalg.global_norm(grads)
+  grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, use_norm=grad_norm)
+
+  def global_sum(value):
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+  metrics = {
+      "loss": global_sum(scaled / (state.loss_scale if mixed else 1.0)),
+      "distortion": global_sum(tf.reduce_sum(terms["distortion"]) / global_batch),
+      "rate": global_sum(tf.reduce_sum(terms["rate"]) / global_batch),
+      "elbo": global_sum(tf.reduce_sum(terms["elbo"]) / global_batch),
+      "grad_norm": grad_norm,
+      "beta": beta,
+      "lr": lr,
+  }
+  loss_finite = tf.math.is_finite(metrics["loss"])
+  finite = tf.logical_and(loss_finite, tf.math.is_finite(grad_norm))
+  return grads, finite, loss_finite, metrics
+
+
+def apply_gradients(optimizer, variables, replicas, grads):
+  # Keras sums gradients over replicas once more inside apply_gradients;
+  # they are summed already (to clip by the true global norm), so divide.
+  optimizer.apply_gradients(zip([g / replicas for g in grads], variables))
+
+
+def accept(strategy, optimizer, variables, config, state, grads, loss):
+  """Applies a good step's gradients and updates the running loss (and loss scale)."""
+  apply = functools.partial(apply_gradients, optimizer, variables, strategy.num_replicas_in_sync)
+  strategy.run(apply, args=(grads,))
+  state.loss_average.assign(tf.where(state.loss_average > 0.0,
+                                     0.98 * state.loss_average + 0.02 * loss, loss))
+  if config.mixed_precision:
+    state.good_steps.assign_add(1)
+    grow = state.good_steps >= _GROWTH_INTERVAL
+    state.loss_scale.assign(tf.where(grow, state.loss_scale * 2.0, state.loss_scale))
+    state.good_steps.assign(tf.where(grow, tf.constant(0, tf.int64), state.good_steps))
+  return tf.constant(0, tf.int64)
+
+
+def skip(optimizer, config, state):
+  """Counts a bad step without touching weights or moments; returns 1 (skipped)."""
+  optimizer.iterations.assign_add(1)
+  state.skipped_steps.assign_add(1)
+  if config.mixed_precision:
+    state.loss_scale.assign(tf.maximum(state.loss_scale * 0.5, 1.0))
+    state.good_steps.assign(0)
+  return tf.constant(1, tf.int64)
+
+
+def one_step(model, optimizer, strategy, config, state, replica_fn, total_steps, batch):
+  """One step, guards included: returns (metrics, finite, skipped, overflow)."""
+  # A tensor, not the variable: a jit-compiled replica_fn (config.xla) traces
+  # its arguments, and a variable cannot be traced as a value.
+  step = tf.convert_to_tensor(optimizer.iterations)
+  lr = schedules.lr_at(config, step, total_steps) * state.lr_scale
+  optimizer.learning_rate.assign(lr)
+  grads, finite, loss_finite, metrics = strategy.run(replica_fn, args=(batch, step, lr))
+  # The replicas agree on these (all-reduced), so the first replica's copy serves.
+  finite, loss_finite, metrics = tf.nest.map_structure(
+      lambda value: strategy.experimental_local_results(value)[0], (finite, loss_finite, metrics))
+  if config.spike_factor:
+    spike = tf.logical_and(state.loss_average > 0.0,
+                           metrics["loss"] > config.spike_factor * state.loss_average)
+    finite = tf.logical_and(finite, tf.logical_not(spike))
+  variables = model.trainable_variables
+  skipped = tf.cond(finite,
+                    lambda: accept(strategy, optimizer, variables, config, state, grads, metrics["loss"]),
+                    lambda: skip(optimizer, config, state))
+  # A finite loss with overflowing float16 gradients is a loss-scale event.
+  if config.mixed_precision:
+    overflow = tf.cast(tf.logical_and(tf.logical_not(finite), loss_finite), tf.int64)
+  else:
+    overflow = tf.constant(0, tf.int64)
+  return metrics, finite, skipped, overflow
+
+
 def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, global_batch):
   """Builds `train(iterator, n, consecutive_bad) -> dict` for `model`.
 
@@ -77,100 +184,9 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     by), `skipped`, `overflows`, `consecutive_bad` (at the end) and
     `max_consecutive_bad`.
   """
-  variables = model.trainable_variables
-  replicas = strategy.num_replicas_in_sync
-  mixed = config.mixed_precision
-
-  def replica_step(batch, step, lr):
-    ctx = tf.distribute.get_replica_context()
-    # Noise for the whole global batch, of which this replica takes its rows:
-    # N replicas then draw exactly the z that one device would.
-    local = tf.shape(batch)[0]
-    noise = tf.random.stateless_normal([global_batch, model.latent_dim], step_seed(config.seed, step))
-    noise = noise[ctx.replica_id_in_sync_group * local:][:local]
-    beta = schedules.beta_at(config, step)
-    with tf.GradientTape() as tape:
-      terms = objectives.elbo_terms(model, batch, noise=noise)
-      loss = objectives.training_loss(
-          terms, beta=beta, free_bits=config.free_bits,
-          capacity=schedules.capacity_at(config, step), gamma=config.gamma)
-      share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
-      scaled = loss * share
-      if mixed:
-        scaled = scaled * state.loss_scale
-    grads = tape.gradient(scaled, variables)
-    grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-    if mixed:
-      grads = [g / state.loss_scale for g in grads]
-    grad_norm = tf.linalg.global_norm(grads)
-    grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, use_norm=grad_norm)
-
-    def batch_sum(values):
-      return tf.reduce_sum(values) / global_batch
-
-    metrics = {
-        "loss": ctx.all_reduce(tf.distribute.ReduceOp.SUM, scaled / (state.loss_scale if mixed else 1.0)),
-        "distortion": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["distortion"])),
-        "rate": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["rate"])),
-        "elbo": ctx.all_reduce(tf.distribute.ReduceOp.SUM, batch_sum(terms["elbo"])),
-        "grad_norm": grad_norm,
-        "beta": beta,
-        "lr": lr,
-    }
-    loss_finite = tf.math.is_finite(metrics["loss"])
-    finite = tf.logical_and(loss_finite, tf.math.is_finite(grad_norm))
-    return grads, finite, loss_finite, metrics
-
+  replica_fn = functools.partial(replica_step, model, config, state, global_batch)
   if config.xla:
-    replica_step = tf.function(replica_step, jit_compile=True)
-
-  def first(value):
-    return strategy.experimental_local_results(value)[0]
-
-  def apply(grads):
-    # Keras sums gradients over replicas once more inside apply_gradients;
-    # they are summed already (to clip by the true global norm), so divide.
-    optimizer.apply_gradients(zip([g / replicas for g in grads], variables))
-
-  def one_step(batch):
-    # A tensor, not the variable: a jit-compiled replica_step (config.xla)
-    # traces its arguments, and a variable cannot be traced as a value.
-    step = tf.convert_to_tensor(optimizer.iterations)
-    lr = schedules.lr_at(config, step, total_steps) * state.lr_scale
-    optimizer.learning_rate.assign(lr)
-    grads, finite, loss_finite, metrics = strategy.run(
-        replica_step, args=(batch, step, lr))
-    finite, loss_finite = first(finite), first(loss_finite)
-    metrics = {k: first(v) for k, v in metrics.items()}
-    if config.spike_factor:
-      spike = tf.logical_and(state.loss_average > 0.0,
-                             metrics["loss"] > config.spike_factor * state.loss_average)
-      finite = tf.logical_and(finite, tf.logical_not(spike))
-
-    def on_finite():
-      strategy.run(apply, args=(grads,))
-      state.loss_average.assign(tf.where(state.loss_average > 0.0,
-                                         0.98 * state.loss_average + 0.02 * metrics["loss"],
-                                         metrics["loss"]))
-      if mixed:
-        state.good_steps.assign_add(1)
-        grow = state.good_steps >= _GROWTH_INTERVAL
-        state.loss_scale.assign(tf.where(grow, state.loss_scale * 2.0, state.loss_scale))
-        state.good_steps.assign(tf.where(grow, tf.constant(0, tf.int64), state.good_steps))
-      return tf.constant(0, tf.int64)
-
-    def on_non_finite():
-      optimizer.iterations.assign_add(1)
-      state.skipped_steps.assign_add(1)
-      if mixed:
-        state.loss_scale.assign(tf.maximum(state.loss_scale * 0.5, 1.0))
-        state.good_steps.assign(0)
-      return tf.constant(1, tf.int64)
-
-    skipped = tf.cond(finite, on_finite, on_non_finite)
-    # A finite loss with overflowing float16 gradients is a loss-scale event.
-    overflow = tf.cast(tf.logical_and(tf.logical_not(finite), loss_finite), tf.int64) if mixed else tf.constant(0, tf.int64)
-    return metrics, finite, skipped, overflow
+    replica_fn = tf.function(replica_fn, jit_compile=True)
 
   @tf.function
   def train(iterator, n, consecutive_bad):
@@ -181,10 +197,10 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     consecutive = tf.cast(consecutive_bad, tf.int64)
     max_consecutive = consecutive
     for _ in tf.range(n):
-      metrics, finite, step_skipped, overflow = one_step(next(iterator))
-      weight = tf.cast(finite, tf.float32)
+      metrics, finite, step_skipped, overflow = one_step(
+          model, optimizer, strategy, config, state, replica_fn, total_steps, next(iterator))
       sums = {k: sums[k] + tf.where(finite, metrics[k], 0.0) for k in METRICS}
-      finite_steps += weight
+      finite_steps += tf.cast(finite, tf.float32)
       skipped += step_skipped
       overflows += overflow
       diverged = step_skipped - overflow  # non-finite, and not a mere overflow
