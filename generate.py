@@ -98,15 +98,17 @@ def parse_args(argv=None):
                     help="the path between two sprite files")
   mode.add_argument("--mix", nargs=2, metavar=("A", "B"), help="a 50/50 fusion of two sprite files")
   mode.add_argument("--like", metavar="A", help="variations of one sprite file")
-  parser.add_argument("--steps", type=_at_least(2, "--steps"), default=8,
+  parser.add_argument("--steps", type=_at_least(2, "--steps"), default=None,
                       help="frames of --between, ends included (default: 8)")
-  parser.add_argument("--spread", type=_positive("--spread"), default=0.5,
+  parser.add_argument("--spread", type=_positive("--spread"), default=None,
                       help="noise of --like in prior standard deviations (default: 0.5)")
   args = parser.parse_args(argv)
-  if args.spread != 0.5 and not args.like:
+  if args.spread is not None and not args.like:
     parser.error("--spread goes with --like")
-  if args.steps != 8 and not args.between:
+  if args.steps is not None and not args.between:
     parser.error("--steps goes with --between")
+  args.steps = 8 if args.steps is None else args.steps
+  args.spread = 0.5 if args.spread is None else args.spread
   return args
 
 
@@ -151,13 +153,61 @@ def clear_previous_output(out):
       os.remove(os.path.join(out, name))
 
 
+def mode_of(args):
+  return ("between" if args.between else "mix" if args.mix else "like" if args.like
+          else "sample")
+
+
+def draw(args, generator, bar, task):
+  """What the request asks for, as model images [N, S, S, C].
+
+  Returns:
+    (images, the slice of them written one per file, file name stem, sheet name stem).
+  """
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  mode = mode_of(args)
+  sources = [generator.read_sprite(path) for path in inputs(args)]
+  if mode == "sample":
+    bar.update(task, description="sampling", total=args.n, completed=0)
+    images = generator.sample(args.n, args.temperature, args.seed,
+                              on_chunk=lambda count: bar.advance(task, count))
+    return images, slice(None), "sprite", "sheet"
+  bar.update(task, description=f"decoding ({mode})", total=None)
+  if mode == "like":
+    images = generator.like(sources[0], args.n, args.spread, args.seed)
+    return images, slice(None), "sprite", "sheet"
+  # A strip: sprite A, what lies between, sprite B (the fusion is the path's midpoint).
+  made = (generator.between(*sources, args.steps) if mode == "between" else
+          generator.between(*sources, 3)[1:2])
+  images = np.concatenate([sources[0][None], made, sources[1][None]])
+  return images, slice(1, -1), "frame" if mode == "between" else "mix", "strip"
+
+
+def record(args, generator, files):
+  """generate.json: the model, the sampler, every setting, the inputs and the files."""
+  import hashlib  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
+
+  def sha256(path):
+    with open(path, "rb") as f:
+      return hashlib.sha256(f.read()).hexdigest()
+
+  return json.dumps(dict(
+      program=PROG, mode=mode_of(args), checkpoint=generator.checkpoint,
+      sampler=generator.sampler,
+      # Where the files went is not how they were made: leaving --out and
+      # --force out lets two folders made by one request compare equal.
+      settings={k: v for k, v in sorted(vars(args).items()) if k not in ("out", "force")},
+      inputs=[dict(path=path, sha256=sha256(path)) for path in inputs(args)],
+      model=dict(image_size=generator.image_size, channels=generator.channels,
+                 latent_dim=generator.latent_dim),
+      files=files, config=json.loads(generator.config.to_json())),
+      indent=2, sort_keys=True) + "\n"
+
+
 def run(args, ckpt):
   """Loads the model, draws, and writes the files; returns what was written, in words."""
   # pylint: disable=import-outside-toplevel
-  import hashlib
-  import json
-
-  import numpy as np
   from rich.console import Console
   from rich import progress as rich_progress
 
@@ -171,64 +221,30 @@ def run(args, ckpt):
     task = bar.add_task("loading the model", total=None)
     generator = generation.load(ckpt, args.which)
     if args.channels == 4 and generator.channels == 3:
-      raise RequestError(f"--channels 4 asks for RGBA, but {generator.checkpoint} was trained "
-                         "on 3 channels (RGB): leave out --channels")
-    sources = [generator.read_sprite(path)[None] for path in inputs(args)]
-    if args.between:
-      bar.update(task, description="decoding the path", total=None)
-      made = generation.between(generator, sources[0][0], sources[1][0], args.steps)
-      images, names, sheet = np.concatenate([sources[0], made, sources[1]]), "frame", "strip"
-    elif args.mix:
-      bar.update(task, description="decoding the fusion", total=None)
-      made = generation.between(generator, sources[0][0], sources[1][0], 3)[1:2]
-      images, names, sheet = np.concatenate([sources[0], made, sources[1]]), "mix", "strip"
-    elif args.like:
-      bar.update(task, description="decoding variations", total=None)
-      images = generation.like(generator, sources[0][0], args.n, args.spread, args.seed)
-      names, sheet = "sprite", "sheet"
-    else:
-      bar.update(task, description="sampling", total=args.n, completed=0)
-      images = generator.sample(args.n, args.temperature, args.seed,
-                                on_chunk=lambda count: bar.advance(task, count))
-      names, sheet = "sprite", "sheet"
+      raise generation.GenerationError(
+          f"--channels 4 asks for RGBA, but {generator.checkpoint} was trained on 3 channels "
+          "(RGB): leave out --channels")
+    images, single, stem, sheet_stem = draw(args, generator, bar, task)
     pixels = generation.finish(
         images, generator.channels, size=96 if args.size == "96" else None,
         pixel_art=args.pixel_art, rgb=args.channels == 3, scale=args.scale, seed=args.seed)
-    single = pixels[1:-1] if args.between or args.mix else pixels
-    files = ([f"mix.{args.format}"] if args.mix else
-             [f"{names}_{i:04d}.{args.format}" for i in range(len(single))])
-    sheet_name = f"{sheet}.{args.format}"
+    singles = pixels[single]
+    files = ([f"mix.{args.format}"] if stem == "mix" else
+             [f"{stem}_{i:04d}.{args.format}" for i in range(len(singles))])
+    sheet = f"{sheet_stem}.{args.format}"
     bar.update(task, description="writing", total=len(files) + 2, completed=0)
     os.makedirs(args.out, exist_ok=True)
     if args.force:
       clear_previous_output(args.out)
-    for name, image in zip(files, single):
-      pipelines.write_png(os.path.join(args.out, name), image)
+    for name, image in zip(files, singles):
+      pipelines.write_png(os.path.join(args.out, name), image)  # the extension picks the codec
       bar.advance(task)
-    ncols = len(pixels) if sheet == "strip" else min(8, len(pixels))
-    pipelines.write_png(os.path.join(args.out, sheet_name),
-                        pipelines.image_grid(pixels, ncols=ncols))
-
-    def sha256(path):
-      with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-    record = dict(
-        program=PROG,
-        mode="between" if args.between else "mix" if args.mix else "like" if args.like
-        else "sample",
-        checkpoint=generator.checkpoint, sampler=generator.sampler,
-        # Where the files went is not how they were made: leaving --out and
-        # --force out lets two folders made by one request compare equal.
-        settings={k: v for k, v in sorted(vars(args).items()) if k not in ("out", "force")},
-        inputs=[dict(path=path, sha256=sha256(path)) for path in inputs(args)],
-        model=dict(image_size=generator.image_size, channels=generator.channels,
-                   latent_dim=generator.latent_dim),
-        files=files + [sheet_name], config=json.loads(generator.config.to_json()))
+    ncols = len(pixels) if sheet_stem == "strip" else min(8, len(pixels))
+    pipelines.write_png(os.path.join(args.out, sheet), pipelines.image_grid(pixels, ncols=ncols))
     with open(os.path.join(args.out, "generate.json"), "w", encoding="utf-8") as f:
-      f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+      f.write(record(args, generator, files + [sheet]))
     bar.advance(task, 2)
-  return f"{len(files)} {'file' if len(files) == 1 else 'files'}, {sheet_name} and generate.json"
+  return f"{len(files)} {'file' if len(files) == 1 else 'files'}, {sheet} and generate.json"
 
 
 def main(argv=None):

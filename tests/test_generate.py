@@ -124,6 +124,7 @@ class GenerateProgramTest(tf.test.TestCase):
         "one_step": ["--ckpt", run, "--between", cls.png, cls.png, "--steps", "1"],
         "cold": ["--ckpt", run, "--temperature", "0"],
         "stray_spread": ["--ckpt", run, "--spread", "2"],
+        "help": ["--help"],
     }
     env = {"POKEVAE_PRETRAINED": str(tmp / "no_pretrained_here")}
     for name, args in quick.items():
@@ -260,6 +261,13 @@ class GenerateProgramTest(tf.test.TestCase):
 
   def test_a_missing_image_answers_before_tensorflow_loads(self):
     self.assertAnsweredWithoutTensorFlow("missing_image", "gone.png")
+
+  def test_help_answers_before_tensorflow_loads(self):
+    status, stdout, stderr = self.results["help"]
+    self.assertEqual(status, 0, stderr)
+    for words in ("usage: generate.py", "--between A B", "--like A", "generate.json"):
+      self.assertIn(words, stdout)
+    self.assertIn("tensorflow imported: False", stdout)
 
   def test_bad_flags_answer_before_tensorflow_loads(self):
     for name, phrase in (("zero", "-n must be at least 1, got 0"), ("bad_size", "--size"),

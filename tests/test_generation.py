@@ -89,16 +89,16 @@ class GenerationTest(tf.test.TestCase):
 
   def test_between_starts_and_ends_at_the_two_reconstructions(self):
     a, b = self.from_run.read_sprite(self.png), self.from_run.read_sprite(self.jpeg)
-    path = generation.between(self.from_run, a, b, steps=5)
+    path = self.from_run.between(a, b, steps=5)
     self.assertEqual(path.shape, (5, 32, 32, 4))
     self.assertAllClose(path[0], self.model.reconstruct(a[None])[0], atol=1.0 / 255 + 1e-6)
     self.assertAllClose(path[-1], self.model.reconstruct(b[None])[0], atol=1.0 / 255 + 1e-6)
 
   def test_like_repeats_for_a_seed_and_its_spread_moves_away_from_the_sprite(self):
     a = self.from_run.read_sprite(self.png)
-    near = generation.like(self.from_run, a, 6, spread=0.01, seed=1)
-    self.assertAllEqual(near, generation.like(self.from_run, a, 6, spread=0.01, seed=1))
-    far = generation.like(self.from_run, a, 6, spread=3.0, seed=1)
+    near = self.from_run.like(a, 6, spread=0.01, seed=1)
+    self.assertAllEqual(near, self.from_run.like(a, 6, spread=0.01, seed=1))
+    far = self.from_run.like(a, 6, spread=3.0, seed=1)
     recon = np.asarray(self.model.reconstruct(a[None]))
     self.assertLess(np.abs(near - recon).mean(), np.abs(far - recon).mean())
 

@@ -10,6 +10,8 @@ saved in: a run directory or checkpoint prefix (restored through
   after training samples from that density).
 * `encode_mean(images)`: the posterior mean of each sprite, its latent code.
 * `render(z)`: the images that codes stand for.
+* `between(a, b, steps)` and `like(a, n, spread, seed)`: the path between two
+  sprites' codes (slerp of the posterior means) and variations of one.
 
 Every draw is seeded with stateless ops or NumPy's PCG64, so the same
 request gives the same images. Sprite files from anywhere are read the way
@@ -86,6 +88,22 @@ class Generator:
   def render(self, z):
     return np.asarray(self._render(tf.constant(z, tf.float32)))
 
+  def between(self, image_a, image_b, steps):
+    """`steps` images along the slerp path between two sprites' codes, ends included."""
+    codes = self.encode_mean(np.stack([image_a, image_b]))
+    return self.render(pictures.slerp(codes[0], codes[1], np.linspace(0.0, 1.0, steps)))
+
+  def like(self, image, n, spread, seed):
+    """n variations of one sprite: its code plus `spread` times standard normal noise.
+
+    The noise is in prior units, not the posterior's scale: the posterior of
+    a sprite is narrow (its decodings all look the same), while the prior is
+    what the decoder learned to read.
+    """
+    code = self.encode_mean(image[None])
+    noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+    return self.render((code + spread * noise).astype(np.float32))
+
   def read_sprite(self, path):
     """One sprite file as the model's input [S, S, C] float32 in [0, 1]."""
     try:
@@ -154,24 +172,6 @@ def _from_saved_model(path):
       lambda n, t, s: loaded.sample(count=n, temperature=t, seed=s)["images"],
       lambda x: loaded.signatures["encode"](images=x)["mean"],
       lambda z: loaded.signatures["decode"](z=z)["images"])
-
-
-def between(generator, image_a, image_b, steps):
-  """`steps` images along the slerp path between two sprites' codes, ends included."""
-  codes = generator.encode_mean(np.stack([image_a, image_b]))
-  return generator.render(pictures.slerp(codes[0], codes[1], np.linspace(0.0, 1.0, steps)))
-
-
-def like(generator, image, n, spread, seed):
-  """n variations of one sprite: its code plus `spread` times standard normal noise.
-
-  The noise is in prior units, not the posterior's scale: the posterior of
-  a sprite is narrow (its decodings all look the same), while the prior is
-  what the decoder learned to read.
-  """
-  code = generator.encode_mean(image[None])
-  noise = np.random.default_rng(seed).standard_normal((n, generator.latent_dim))
-  return generator.render((code + spread * noise).astype(np.float32))
 
 
 def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, seed=0):
