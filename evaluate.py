@@ -26,8 +26,7 @@ a seeded random-convnet feature space (`vae/evaluation/features.py`): comparable
 runs of this project, not with published (ImageNet Inception) FIDs. The
 IWAE bound uses --iw-samples K importance samples: 1000 by default when a GPU
 is visible, 100 on CPU, where K = 1000 takes ten times as long and the bound
-tightens slowly with K (by about 0.003 bits/dim from 100 to 1000 on the smoke
-model: compare runs at the same K). With
+tightens slowly with K (bench/README.md: compare runs at the same K). With
 --export DIR the model is also written as a SavedModel that runs with
 TensorFlow alone (see `vae/evaluation/export.py`). The same command gives the same
 numbers (--seed).

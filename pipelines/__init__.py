@@ -9,11 +9,11 @@ checking a config or an empty folder stays fast and quiet.
 
 from pipelines.config import BUNDLED_DIR, DataConfig
 from pipelines.errors import NoImagesError
-from pipelines.display import image_grid, to_display_uint8, unpremultiply, write_png
+from pipelines.display import image_grid, straight_colour, to_display_uint8, unpremultiply, write_png
 
 __all__ = [
     "BUNDLED_DIR", "DataConfig", "NoImagesError", "SpriteData", "load",
-    "image_grid", "to_display_uint8", "unpremultiply", "write_png",
+    "image_grid", "straight_colour", "to_display_uint8", "unpremultiply", "write_png",
 ]
 
 

