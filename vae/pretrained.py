@@ -6,7 +6,8 @@ writes DEST (default `pretrained/` beside the programs), which `generate.py`
 uses when no --ckpt is given and which `evaluate.py --ckpt DEST` reads like
 any run directory:
 
-  config.json               the run's config
+  config.json               the run's config (and the run's other top-level
+                            files, such as summary.json)
   checkpoints/best/ckpt-N   the best checkpoint, the model's variables only
                             (the optimizer's moments would triple the size)
   report.json, report.html  the run's evaluation (RUN/eval, or --report DIR)
@@ -113,7 +114,12 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   if os.path.exists(dest):
     shutil.rmtree(dest)
   os.makedirs(dest)
-  shutil.copy(config_path, os.path.join(dest, "config.json"))
+  # config.json, summary.json, and whatever else the run keeps beside them
+  # (a sampler fitted after training, say): small files, all of them.
+  run_dir = os.path.dirname(config_path)
+  for name in sorted(os.listdir(run_dir)):
+    if os.path.isfile(os.path.join(run_dir, name)):
+      shutil.copy(os.path.join(run_dir, name), os.path.join(dest, name))
   step = int(prefix.rsplit("-", 1)[1]) if prefix.rsplit("-", 1)[-1].isdigit() else 0
   tf.train.CheckpointManager(
       tf.train.Checkpoint(model=model), os.path.join(dest, "checkpoints", "best"),
