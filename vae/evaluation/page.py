@@ -169,7 +169,7 @@ def read_curve(tb_dir, tag=CURVE_TAG):
 
 def curve_svg(curve, width=640, height=280, label="validation bits/dim"):
   """The curve as an inline SVG line chart: value against epoch, the best marked."""
-  left, right, top, bottom = 60, 20, 20, 40
+  left, right, top, bottom = 70, 20, 20, 40
   epochs = [e for e, _, _ in curve]
   values = [v for _, _, v in curve]
   lo, hi = min(values), max(values)
@@ -201,6 +201,8 @@ def curve_svg(curve, width=640, height=280, label="validation bits/dim"):
       f'{epochs[-1]}</text>'
       f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
       f'epoch</text>'
+      f'<text x="12" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+      f'transform="rotate(-90 12 {(top + height - bottom) / 2})">{label}</text>'
       f'<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="{points}"/>'
       f'<circle cx="{x(epochs[best]):.1f}" cy="{y(values[best]):.1f}" r="4" fill="#d1242f">'
       f'<title>best: {values[best]:.4f} at epoch {epochs[best]}</title></circle></svg>')
