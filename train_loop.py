@@ -87,7 +87,7 @@ def train(config, resuming, log=print):
   startup.import_tensorflow()
   from vae.training import loop  # pylint: disable=import-outside-toplevel
 
-  run, _ = loop.start(config, resuming)
+  run = loop.start(config, resuming)
   step = run.step
   start_time = time.time()
   train_seconds, trained_steps, calls = 0.0, 0, 0

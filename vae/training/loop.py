@@ -86,11 +86,7 @@ def build_trainables(config, strategy):
 
 
 def start(config, resuming):
-  """Builds the run `config` describes, restored from `latest` when resuming.
-
-  Returns:
-    (`Run`, the path of the restored checkpoint or None).
-  """
+  """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -135,7 +131,7 @@ def start(config, resuming):
   else:
     run.board.message(f"training {n_train} images ({steps_per_epoch} steps/epoch, {total_steps} steps) "
                       f"into {config.out}")
-  return run, restored
+  return run
 
 
 def steps_in_next_call(run, step):
