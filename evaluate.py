@@ -6,6 +6,9 @@ held-out split, prints it as a table (or JSON with --json) and writes, into
 --out (default RUN_DIR/eval/):
 
   report.json             every metric, with the settings that produced it
+  report.html             one page to open in a browser: the config, every
+                          metric with what it means, the validation curve of
+                          training, and the pictures below
   reconstructions.png     held-out sprites, each above its reconstruction
   samples.png             64 samples at --temperature
   samples_vs_real.png     32 samples (left) beside 32 held-out sprites (right)
@@ -54,6 +57,8 @@ def parse_args(argv=None):
                       help="data folder (default: the run's data_dir)")
   parser.add_argument("--split", choices=("test", "val", "train"), default="test",
                       help="split to evaluate (default: test)")
+  parser.add_argument("--limit", type=int, default=None, metavar="N",
+                      help="evaluate the split's first N sprites only (default: all)")
   parser.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
   parser.add_argument("--iw-samples", type=int, default=None,
                       help=f"importance samples K of the IWAE bound (default: "
@@ -82,6 +87,8 @@ def parse_args(argv=None):
   args = parser.parse_args(argv)
   if args.iw_samples is not None and args.iw_samples < 1:
     parser.error(f"--iw-samples must be at least 1, got {args.iw_samples}")
+  if args.limit is not None and args.limit < 2:
+    parser.error(f"--limit must be at least 2, got {args.limit}")
   if args.num_samples < 2:
     parser.error(f"--num-samples must be at least 2, got {args.num_samples}")
   if not args.temperature > 0:
@@ -165,10 +172,10 @@ def report_table(report):
 def run(args):
   """Evaluates, writes the outputs and prints the report; returns the report."""
   from rich.console import Console  # pylint: disable=import-outside-toplevel
-  from vae.evaluation import export, pictures  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import export, page, pictures  # pylint: disable=import-outside-toplevel
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   model, config, config_path, result = report_lib.report_on_run(
-      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split,
+      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split, limit=args.limit,
       iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
       temperature=args.temperature, seed=args.seed, sampler=args.sampler,
       expost_latents=args.expost_latents, grid_temperature=args.grid_temperature)
@@ -177,7 +184,10 @@ def run(args):
   with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
     json.dump(result.report, f, indent=2)
     f.write("\n")
-  pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art, seed=args.seed)
+  drawn = pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art,
+                                  seed=args.seed)
+  page.write(out, result.report, json.loads(config.to_json()), drawn,
+             run_dir=os.path.dirname(config_path))
   if args.export:
     export.export(model, args.export, config_json=config.to_json())
   console = Console(stderr=args.json)

@@ -17,8 +17,11 @@ import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 import evaluate  # pylint: disable=wrong-import-position
+from tests import browser  # pylint: disable=wrong-import-position
 from tests import fixtures  # pylint: disable=wrong-import-position
+from tests import test_evaluation_page as page_test  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.evaluation import page  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
@@ -56,6 +59,9 @@ class EvaluateProgramTest(tf.test.TestCase):
     model = VAE.from_config(config)
     cls.run_dir = str(tmp / "run")
     cls.prefix = fixtures.make_run(cls.run_dir, config, model)
+    with tf.summary.create_file_writer(os.path.join(cls.run_dir, "tb")).as_default():
+      for epoch in range(1, 6):  # What train_loop.py writes after each epoch.
+        tf.summary.scalar(page.CURVE_TAG, 3.0 + 1.0 / epoch, step=20 * epoch)
 
     truncated = str(tmp / "truncated")
     data, = glob.glob(fixtures.make_run(truncated, config, model) + ".data-*")
@@ -120,6 +126,40 @@ class EvaluateProgramTest(tf.test.TestCase):
     samples = cv2.imread(os.path.join(self.out, "samples.png"), cv2.IMREAD_UNCHANGED)
     self.assertEqual(samples.shape, (7 * 129 + 1, 8 * 129 + 1, 4))  # 50 samples, 8 a row.
 
+  def read_page(self):
+    with open(os.path.join(self.out, "report.html"), encoding="utf-8") as f:
+      return f.read()
+
+  def test_report_page_shows_every_metric_of_report_json_with_its_meaning(self):
+    with open(os.path.join(self.out, "report.json"), encoding="utf-8") as f:
+      report = json.load(f)
+    text = self.read_page()
+    parsed = page_test.parse(text)
+    for key in page.flatten(report):
+      self.assertIn(key, parsed.cells + parsed.titles)
+    self.assertNotIn(page.UNDESCRIBED, text)
+    for key in ("latent_dim", "widths", "data.image_size"):  # the run's config
+      self.assertIn(key, parsed.cells)
+    self.assertIn("polyline", parsed.tags)  # the validation curve
+    self.assertIn("after each of 5 epochs", text)
+
+  def test_report_page_embeds_every_picture_and_refers_to_nothing_outside(self):
+    text = self.read_page()
+    parsed = page_test.parse(text)
+    self.assertLen(parsed.images, len(PICTURES))
+    for src, name in zip(parsed.images, PICTURES):
+      with self.subTest(name):
+        page_test.assert_same_picture(self, page_test.decode_data_uri(src),
+                            cv2.imread(os.path.join(self.out, name), cv2.IMREAD_UNCHANGED))
+    self.assertTrue(all(ref.startswith("data:") for ref in parsed.references))
+    # No address of anything elsewhere (base64 payloads aside, which may spell anything).
+    self.assertFalse(re.search(r"https?:|//", re.sub(r'data:[^"]*', "", text)))
+    self.assertNotIn("<script", text)
+
+  def test_report_page_opens_in_a_headless_browser_without_errors(self):
+    shot = browser.check_page(self, os.path.join(self.out, "report.html"), "report.png")
+    print(f"screenshot of report.html: {shot}")
+
   def test_run_exports_a_saved_model_with_the_four_signatures(self):
     loaded = tf.saved_model.load(self.export)
     self.assertCountEqual(loaded.signatures, ["sample", "encode", "decode", "reconstruct"])
@@ -143,7 +183,8 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertEqual(evaluate.parse_args(["--ckpt", "x", "--iw-samples", "7"]).iw_samples, 7)
 
   def test_bad_flag_values_exit_with_status_2(self):
-    for flags in (["--iw-samples", "0"], ["--num-samples", "1"], ["--temperature", "0"]):
+    for flags in (["--iw-samples", "0"], ["--num-samples", "1"], ["--temperature", "0"],
+                  ["--limit", "1"]):
       with self.assertRaises(SystemExit) as raised:
         evaluate.parse_args(["--ckpt", "x", *flags])
       self.assertEqual(raised.exception.code, 2)

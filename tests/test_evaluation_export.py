@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json  # pylint: disable=wrong-import-position
+import shutil  # pylint: disable=wrong-import-position
 import subprocess  # pylint: disable=wrong-import-position
 import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
@@ -47,8 +48,13 @@ CLEAN_LOAD = textwrap.dedent("""
     loaded = tf.saved_model.load(directory)
     sigs = loaded.signatures
     decoded = sigs["decode"](z=tf.constant(inputs["z"]))["images"].numpy()
-    sampled = sigs["sample"](count=tf.constant(5), temperature=tf.constant(0.7))["images"]
+    sampled = sigs["sample"](count=tf.constant(5), temperature=tf.constant(0.7),
+                             seed=tf.constant([], tf.int32))["images"]
+    seeded = loaded.sample(count=tf.constant(5), temperature=tf.constant(0.7),
+                           seed=tf.constant([3, 0]))["images"]
+    unseeded = loaded.sample(count=tf.constant(5), temperature=tf.constant(0.7))["images"]
     np.save(sys.argv[3], decoded)
+    np.save(sys.argv[4], seeded.numpy())
     print(json.dumps({
         "signatures": sorted(sigs),
         "inputs": {name: {k: [v.dtype.name, v.shape.as_list()]
@@ -56,6 +62,7 @@ CLEAN_LOAD = textwrap.dedent("""
                    for name in sigs},
         "sample_shape": sampled.shape.as_list(),
         "sample_range": [float(tf.reduce_min(sampled)), float(tf.reduce_max(sampled))],
+        "unseeded_shape": unseeded.shape.as_list(),
         "imported": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
     }))
 """)
@@ -104,15 +111,40 @@ class ExportTest(tf.test.TestCase):
 
   def test_sample_gives_count_images_in_the_unit_range(self):
     images = self.loaded.signatures["sample"](
-        count=tf.constant(4), temperature=tf.constant(0.5))["images"]
+        count=tf.constant(4), temperature=tf.constant(0.5), seed=tf.constant([1, 2]))["images"]
     self.assertEqual(images.shape, (4, 32, 32, 4))
     self.assertAllInRange(images, 0.0, 1.0)
+
+  def sample(self, seed=None, count=4):
+    seed = {} if seed is None else {"seed": tf.constant(seed, tf.int32)}
+    return self.loaded.sample(count=tf.constant(count), temperature=tf.constant(1.0),
+                              **seed)["images"].numpy()
+
+  def test_the_same_seed_gives_the_same_samples_and_another_seed_others(self):
+    self.assertAllEqual(self.sample([3, 0]), self.sample([3, 0]))
+    self.assertNotAllClose(self.sample([3, 0]), self.sample([4, 0]))
+
+  def test_the_seeded_sample_is_the_models_sample_with_that_seed(self):
+    expected = self.model.sample(4, temperature=1.0, seed=tf.constant([3, 0]))
+    self.assertSameImages(self.sample([3, 0]), expected)
+
+  def test_without_a_seed_every_call_draws_new_latents(self):
+    self.assertNotAllClose(self.sample(), self.sample())
+    empty = [self.loaded.signatures["sample"](
+        count=tf.constant(4), temperature=tf.constant(1.0),
+        seed=tf.constant([], tf.int32))["images"].numpy() for _ in range(2)]
+    self.assertNotAllClose(empty[0], empty[1])
+
+  def test_a_seed_of_one_integer_is_an_error(self):
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, "two integers"):
+      self.sample([3])
 
   def test_signature_input_specs_are_fixed(self):
     specs = {name: self.loaded.signatures[name].structured_input_signature[1]
              for name in export.SIGNATURES}
     self.assertEqual(specs["sample"]["count"], tf.TensorSpec([], tf.int32, "count"))
     self.assertEqual(specs["sample"]["temperature"], tf.TensorSpec([], tf.float32, "temperature"))
+    self.assertEqual(specs["sample"]["seed"], tf.TensorSpec([None], tf.int32, "seed"))
     self.assertEqual(specs["decode"]["z"], tf.TensorSpec([None, 8], tf.float32, "z"))
     for name in ("encode", "reconstruct"):
       self.assertEqual(specs[name]["images"],
@@ -120,29 +152,59 @@ class ExportTest(tf.test.TestCase):
 
   def test_export_documents_its_signatures_and_config(self):
     extra = os.path.join(self.directory, "assets.extra")
-    with open(os.path.join(extra, export.README_NAME), encoding="utf-8") as f:
-      readme = f.read()
-    for words in ("PREMULTIPLIED RGBA", "in [0, 1]", "S = 32, C = 4, D = 8", *export.SIGNATURES):
-      self.assertIn(words, readme)
+    for folder in (self.directory, extra):
+      with open(os.path.join(folder, export.README_NAME), encoding="utf-8") as f:
+        readme = f.read()
+      for words in ("PREMULTIPLIED RGBA", "in [0, 1]", "S = 32, C = 4, D = 8",
+                    "seed: int32 [2] or [0]", "saved_model_cli run", *export.SIGNATURES):
+        self.assertIn(words, readme)
     with open(os.path.join(extra, "config.json"), encoding="utf-8") as f:
       self.assertEqual(json.load(f), {"latent_dim": 8})
 
   @pytest.mark.slow
   def test_loads_and_runs_in_a_clean_process_without_project_code_or_tfp(self):
     inputs = os.path.join(self.tmp.name, "inputs.npz")
-    decoded_path = os.path.join(self.tmp.name, "decoded.npy")
     np.savez(inputs, z=self.z)
-    done = subprocess.run([sys.executable, "-c", CLEAN_LOAD, self.directory, inputs, decoded_path],
-                          capture_output=True, text=True, timeout=120,
-                          cwd=self.tmp.name, check=False)
-    self.assertEqual(done.returncode, 0, done.stderr[-3000:])
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    results, seeded = [], []
+    for run in range(2):  # Two fresh processes: the seed must not depend on process state.
+      decoded_path = os.path.join(self.tmp.name, f"decoded{run}.npy")
+      seeded_path = os.path.join(self.tmp.name, f"seeded{run}.npy")
+      done = subprocess.run(
+          [sys.executable, "-c", CLEAN_LOAD, self.directory, inputs, decoded_path, seeded_path],
+          capture_output=True, text=True, timeout=120, cwd=self.tmp.name, check=False)
+      self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+      results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+      seeded.append(np.load(seeded_path))
+      self.assertSameImages(np.load(decoded_path), self.model.render(self.z))
+    result = results[0]
     self.assertEqual(result["imported"], [])
     self.assertEqual(result["signatures"], sorted(export.SIGNATURES))
     self.assertEqual(result["inputs"]["decode"], {"z": ["float32", [None, 8]]})
+    self.assertEqual(result["inputs"]["sample"]["seed"], ["int32", [None]])
     self.assertEqual(result["sample_shape"], [5, 32, 32, 4])
+    self.assertEqual(result["unseeded_shape"], [5, 32, 32, 4])
     self.assertAllInRange(result["sample_range"], 0.0, 1.0)
-    self.assertSameImages(np.load(decoded_path), self.model.render(self.z))
+    self.assertAllEqual(seeded[0], seeded[1])
+    self.assertSameImages(seeded[0], self.model.sample(5, temperature=0.7, seed=tf.constant([3, 0])))
+
+  @pytest.mark.slow
+  def test_saved_model_cli_run_gives_the_same_samples_for_the_same_seed(self):
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    self.assertIsNotNone(cli, "saved_model_cli is installed with TensorFlow")
+    outputs = []
+    for run in range(2):
+      outdir = os.path.join(self.tmp.name, f"cli{run}")
+      done = subprocess.run(
+          [cli, "run", "--dir", self.directory, "--tag_set", "serve", "--signature_def",
+           "sample", "--input_exprs", "count=3;temperature=0.7;seed=[5,1]", "--outdir", outdir],
+          capture_output=True, text=True, timeout=120, cwd=self.tmp.name, check=False,
+          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+      self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+      outputs.append(np.load(os.path.join(outdir, "images.npy")))
+    self.assertAllEqual(outputs[0], outputs[1])
+    in_python = self.loaded.sample(count=tf.constant(3), temperature=tf.constant(0.7),
+                                   seed=tf.constant([5, 1]))["images"]
+    self.assertSameImages(outputs[0], in_python)
 
 
 if __name__ == "__main__":

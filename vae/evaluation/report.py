@@ -110,13 +110,17 @@ def load_model(path, which="best"):
   return model, config, prefix, config_path
 
 
-def load_split(config, split, data_dir=None):
-  """The split's images and the training images, float32 [N, S, S, C] in [0, 1]."""
+def load_split(config, split, data_dir=None, limit=None):
+  """The split's images and the training images, float32 [N, S, S, C] in [0, 1].
+
+  `limit` keeps the split's first images only (in file order), for a quick
+  check of a model against figures recorded on the same images.
+  """
   data_config = config.data
   if data_dir:
     data_config = dataclasses.replace(data_config, data_dir=data_dir)
   data = pipelines.load(data_config)
-  images = data.array(split).astype(np.float32) / 255.0
+  images = data.array(split)[:limit].astype(np.float32) / 255.0
   train = data.array("train").astype(np.float32) / 255.0
   if len(images) < 2:
     raise EvaluationError(
@@ -313,14 +317,14 @@ def describe_expost(model):
               fitted_step=int(model.expost.fitted_step.numpy()))
 
 
-def report_on_run(path, *, which="best", data_dir=None, split="test", **settings):
-  """`load_model`, `load_split` and `compute_report` in one call.
+def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None, **settings):
+  """`load_model`, `load_split` (with `limit`) and `compute_report` in one call.
 
   Returns:
     (model, config, config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load_model(path, which)
-  images, train, heldout = load_split(config, split, data_dir)
+  images, train, heldout = load_split(config, split, data_dir, limit)
   latents = settings.pop("expost_latents", None) or model.expost_latents
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:

@@ -1,0 +1,121 @@
+"""Tests for vae/generation.py: what generate.py draws, from a run or a SavedModel."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tempfile  # pylint: disable=wrong-import-position
+
+import cv2  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+from tests.fixtures import make_run  # pylint: disable=wrong-import-position
+from vae import config as config_lib  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
+from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae import generation  # pylint: disable=wrong-import-position
+
+
+def write_sprite(path, width, height, colour=(200, 60, 40)):
+  """An ellipse on a transparent canvas (or on white for a JPEG), of any size."""
+  image = np.zeros((height, width, 4), np.uint8)
+  if path.endswith(".jpg"):
+    image[:] = 255
+  cv2.ellipse(image, (width // 2, height // 2), (width // 3, height // 4), 20, 0, 360,
+              (*colour, 255), -1)
+  ok = cv2.imwrite(path, image[..., :3] if path.endswith(".jpg") else image)
+  assert ok, path
+  return path
+
+
+class GenerationTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.TemporaryDirectory()
+    tf.random.set_seed(2)
+    cls.config = config_lib.preset("smoke")
+    cls.model = VAE.from_config(cls.config)
+    cls.run_dir = os.path.join(cls.tmp.name, "run")
+    make_run(cls.run_dir, cls.config, cls.model)
+    cls.export_dir = export.export(cls.model, os.path.join(cls.tmp.name, "export"),
+                                   config_json=cls.config.to_json())
+    cls.from_run = generation.load(cls.run_dir)
+    cls.from_export = generation.load(cls.export_dir)
+    cls.png = write_sprite(os.path.join(cls.tmp.name, "a.png"), 57, 43)
+    cls.jpeg = write_sprite(os.path.join(cls.tmp.name, "b.jpg"), 120, 80, (40, 90, 220))
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def test_both_forms_report_the_models_geometry(self):
+    for generator in (self.from_run, self.from_export):
+      self.assertEqual((generator.image_size, generator.channels, generator.latent_dim),
+                       (32, 4, 8))
+      self.assertEqual(generator.config.prior, "normal")
+    self.assertEndsWith(self.from_run.checkpoint, "ckpt-1")
+    self.assertIn("prior: normal", self.from_run.sampler)
+
+  def test_samples_repeat_for_a_seed_and_differ_between_seeds(self):
+    for generator in (self.from_run, self.from_export):
+      first = generator.sample(70, 1.0, seed=3)  # two chunks
+      self.assertEqual(first.shape, (70, 32, 32, 4))
+      self.assertAllEqual(first, generator.sample(70, 1.0, seed=3))
+      self.assertNotAllClose(first, generator.sample(70, 1.0, seed=4))
+
+  def test_samples_are_the_models_samples_with_the_chunk_seed(self):
+    expected = self.model.sample(5, temperature=0.7, seed=tf.constant([3, 0]))
+    self.assertAllClose(self.from_run.sample(5, 0.7, seed=3), expected, atol=1.0 / 255 + 1e-6)
+
+  def test_sprites_of_any_size_and_format_are_read_onto_the_training_canvas(self):
+    for path in (self.png, self.jpeg):
+      image = self.from_run.read_sprite(path)
+      self.assertEqual(image.shape, (32, 32, 4))
+      self.assertAllInRange(image, 0.0, 1.0)
+      # Premultiplied, as the model was trained: colour never exceeds alpha.
+      self.assertAllLessEqual(image[..., :3] - image[..., 3:], 1e-6)
+    self.assertEqual(self.from_run.read_sprite(self.jpeg)[16, 16, 3], 1.0)  # JPEG: opaque
+
+  def test_an_unreadable_file_is_a_generation_error_naming_it(self):
+    path = os.path.join(self.tmp.name, "notes.png")
+    with open(path, "w", encoding="utf-8") as f:
+      f.write("not an image")
+    with self.assertRaisesRegex(generation.GenerationError, "notes.png"):
+      self.from_run.read_sprite(path)
+
+  def test_between_starts_and_ends_at_the_two_reconstructions(self):
+    a, b = self.from_run.read_sprite(self.png), self.from_run.read_sprite(self.jpeg)
+    path = self.from_run.between(a, b, steps=5)
+    self.assertEqual(path.shape, (5, 32, 32, 4))
+    self.assertAllClose(path[0], self.model.reconstruct(a[None])[0], atol=1.0 / 255 + 1e-6)
+    self.assertAllClose(path[-1], self.model.reconstruct(b[None])[0], atol=1.0 / 255 + 1e-6)
+
+  def test_like_repeats_for_a_seed_and_its_spread_moves_away_from_the_sprite(self):
+    a = self.from_run.read_sprite(self.png)
+    near = self.from_run.like(a, 6, spread=0.01, seed=1)
+    self.assertAllEqual(near, self.from_run.like(a, 6, spread=0.01, seed=1))
+    far = self.from_run.like(a, 6, spread=3.0, seed=1)
+    recon = np.asarray(self.model.reconstruct(a[None]))
+    self.assertLess(np.abs(near - recon).mean(), np.abs(far - recon).mean())
+
+  def test_finish_resizes_quantises_and_upscales(self):
+    images = self.from_run.sample(3, 1.0, seed=0)
+    out = generation.finish(images, 4, size=96, pixel_art=True, scale=2)
+    self.assertEqual(out.shape, (3, 192, 192, 4))
+    self.assertEqual(out.dtype, np.uint8)
+    self.assertAllInSet(np.unique(out[..., 3]), [0, 255])  # a hard alpha edge
+    # Nearest-neighbour upscaling: every 2x2 block is one pixel.
+    self.assertAllEqual(out[:, ::2, ::2], out[:, 1::2, 1::2])
+    rgb = generation.finish(images, 4, rgb=True)
+    self.assertEqual(rgb.shape, (3, 32, 32, 3))
+    # Transparent pixels composite to white.
+    clear = np.asarray(images)[..., 3] == 0
+    self.assertAllEqual(rgb[clear], np.full((clear.sum(), 3), 255, np.uint8))
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,207 @@
+"""What `generate.py` draws: samples, paths between two sprites, variations.
+
+A `Generator` is a trained model behind three calls, whichever form it was
+saved in: a run directory or checkpoint prefix (restored through
+`vae.evaluation.report.load_model`) or an exported SavedModel
+(`vae/evaluation/export.py`).
+
+* `sample(n, temperature, seed)`: new sprites from the sampler the run uses
+  (always `model.sample`, so a run whose samples come from a density fitted
+  after training samples from that density).
+* `encode_mean(images)`: the posterior mean of each sprite, its latent code.
+* `render(z)`: the images that codes stand for.
+* `between(a, b, steps)` and `like(a, n, spread, seed)`: the path between two
+  sprites' codes (slerp of the posterior means) and variations of one.
+
+Every draw is seeded with stateless ops or NumPy's PCG64, so the same
+request gives the same images. Sprite files from anywhere are read the way
+the training data was: decoded by `pipelines.decode`, placed on the
+training canvas by `pipelines.canvas`.
+"""
+
+import dataclasses
+import os
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+import pipelines
+from pipelines import canvas
+from pipelines import decode
+from pipelines import transforms
+from pipelines.config import background_rgb
+from pipelines.errors import SkipFile
+from vae import config as config_lib
+from vae.evaluation import report as evaluation
+from vae.evaluation import pictures
+
+# Images per compiled call when sampling; each chunk has its own seed, so a
+# progress bar can advance without changing what is drawn.
+CHUNK = 64
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+class GenerationError(ValueError):
+  """A problem with the request or the model, told in one line."""
+
+
+@dataclasses.dataclass
+class Generator:
+  """A trained model reduced to sample / encode / render.
+
+  Attributes:
+    image_size, channels, latent_dim: the model's geometry.
+    checkpoint: the checkpoint prefix or SavedModel folder it came from.
+    config: the run's `vae.config.Config` (the defaults when a SavedModel
+      holds none): how files are placed on the canvas.
+    sampler: what `sample` draws from, in words, for generate.json.
+  """
+  image_size: int
+  channels: int
+  latent_dim: int
+  checkpoint: str
+  config: config_lib.Config
+  sampler: str
+  _sample: object
+  _encode: object
+  _render: object
+
+  def sample(self, n, temperature, seed, on_chunk=None):
+    """n images [n, S, S, C] in [0, 1]; chunk i is seeded with (seed, i).
+
+    `on_chunk(count)` is called after each chunk, for a progress bar.
+    """
+    parts = []
+    for i, start in enumerate(range(0, n, CHUNK)):
+      count = min(CHUNK, n - start)
+      parts.append(np.asarray(self._sample(
+          tf.constant(count, tf.int32), tf.constant(temperature, tf.float32),
+          tf.constant([seed, i], tf.int32))))
+      if on_chunk:
+        on_chunk(count)
+    return np.concatenate(parts)
+
+  def encode_mean(self, images):
+    return np.asarray(self._encode(tf.constant(images, tf.float32)))
+
+  def render(self, z):
+    return np.asarray(self._render(tf.constant(z, tf.float32)))
+
+  def between(self, image_a, image_b, steps):
+    """`steps` images along the slerp path between two sprites' codes, ends included."""
+    codes = self.encode_mean(np.stack([image_a, image_b]))
+    return self.render(pictures.slerp(codes[0], codes[1], np.linspace(0.0, 1.0, steps)))
+
+  def like(self, image, n, spread, seed):
+    """n variations of one sprite: its code plus `spread` times standard normal noise.
+
+    The noise is in prior units, not the posterior's scale: the posterior of
+    a sprite is narrow (its decodings all look the same), while the prior is
+    what the decoder learned to read.
+    """
+    code = self.encode_mean(image[None])
+    noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+    return self.render((code + spread * noise).astype(np.float32))
+
+  def read_sprite(self, path):
+    """One sprite file as the model's input [S, S, C] float32 in [0, 1]."""
+    try:
+      with open(path, "rb") as f:
+        rgba = decode.read_frames(f.read())[0]
+      placed = canvas.place(rgba, self.image_size, self.config.data.scale)
+    except SkipFile as error:
+      raise GenerationError(f"cannot use {path}: {error}") from None
+    except OSError as error:
+      raise GenerationError(f"cannot read {path}: {error.strerror}") from None
+    if self.channels == 3:
+      placed = transforms.over_background(
+          placed, background_rgb(self.config.data.background)).numpy()
+    return placed.astype(np.float32) / 255.0
+
+
+def load(path, which="best"):
+  """The `Generator` of a run directory, checkpoint prefix or SavedModel folder."""
+  if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+    return _from_saved_model(path)
+  try:
+    model, config, prefix, _ = evaluation.load_model(path, which)
+  except evaluation.EvaluationError as error:
+    raise GenerationError(str(error)) from None
+  images = tf.TensorSpec([None, *model.image_shape], tf.float32)
+  seed = tf.TensorSpec([2], tf.int32)
+  sample = tf.function(
+      lambda n, temperature, s: model.sample(n, temperature=temperature, seed=s),
+      input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), seed])
+  encode = tf.function(lambda x: model.encode(x).mean(), input_signature=[images])
+  render = tf.function(model.render,
+                       input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32)])
+  return Generator(model.image_size, model.channels, model.latent_dim, prefix, config,
+                   _sampler_name(model, config), sample, encode, render)
+
+
+def _sampler_name(model, config):
+  # A run may sample from something other than its prior (a density fitted
+  # to the training codes after training); a model that says so is believed.
+  named = getattr(model, "sampler_name", None)
+  return str(named) if named else f"prior: {config.prior}"
+
+
+def _from_saved_model(path):
+  try:
+    loaded = tf.saved_model.load(path)
+    encode_spec = loaded.signatures["encode"].structured_input_signature[1]["images"]
+    decode_spec = loaded.signatures["decode"].structured_input_signature[1]["z"]
+  except (KeyError, OSError, ValueError, tf.errors.OpError) as error:
+    raise GenerationError(
+        f"{path} is not a PokeVAE SavedModel (see vae/export.py): "
+        f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+    ) from None
+  config, prior = config_lib.Config(), "unknown"
+  config_path = os.path.join(path, "assets.extra", "config.json")
+  if os.path.exists(config_path):
+    try:
+      config = config_lib.load(config_path)
+    except (OSError, ValueError, TypeError) as error:
+      raise GenerationError(f"{config_path} is not a usable run config: {error}") from None
+    prior = config.prior
+  image_size, channels = encode_spec.shape[1], encode_spec.shape[3]
+  return Generator(
+      image_size, channels, decode_spec.shape[1], path, config,
+      f"SavedModel sample (prior: {prior})",
+      lambda n, t, s: loaded.sample(count=n, temperature=t, seed=s)["images"],
+      lambda x: loaded.signatures["encode"](images=x)["mean"],
+      lambda z: loaded.signatures["decode"](z=z)["images"])
+
+
+def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, seed=0):
+  """Model images [N, S, S, C] in [0, 1] -> pixels of image files, uint8.
+
+  Args:
+    images: premultiplied RGBA (C = 4) or RGB.
+    channels: C.
+    size: None for the model's size, or the side of the canvas to resample
+      to (96: the canvas Black/White sprites are drawn on).
+    pixel_art: quantise each image to 16 colours with a hard alpha edge
+      (`vae.pictures.pixel_art`, the palette view of evaluate.py).
+    rgb: composite RGBA on white and drop alpha.
+    scale: nearest-neighbour upscaling, so each sprite pixel stays square.
+    seed: seed of the palette's k-means.
+
+  Returns:
+    [N, H, W, 4] straight-alpha RGBA, or [N, H, W, 3] RGB, uint8.
+  """
+  images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+  if size and size != images.shape[1]:
+    # Premultiplied values resample without dark halos (see pipelines.canvas):
+    # area averaging to shrink, bilinear to enlarge.
+    method = cv2.INTER_AREA if size < images.shape[1] else cv2.INTER_LINEAR
+    images = np.stack([cv2.resize(image, (size, size), interpolation=method)
+                       for image in images]).reshape(len(images), size, size, channels)
+  if pixel_art:
+    images = pictures.pixel_art(images, channels, seed=seed)
+  if rgb and channels == 4:
+    images = images[..., :3] + (1.0 - images[..., 3:])
+    channels = 3
+  out = pipelines.to_display_uint8(images, channels)
+  return out.repeat(scale, axis=1).repeat(scale, axis=2)
