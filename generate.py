@@ -200,7 +200,7 @@ def record(args, generator, files):
       settings={k: v for k, v in sorted(vars(args).items()) if k not in ("out", "force")},
       inputs=[dict(path=path, sha256=sha256(path)) for path in inputs(args)],
       model=dict(image_size=generator.image_size, channels=generator.channels,
-                 latent_dim=generator.latent_dim),
+                 code_dim=generator.code_dim),
       files=files, config=json.loads(generator.config.to_json())),
       indent=2, sort_keys=True) + "\n"
 

@@ -59,8 +59,11 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_a_flat_config_json_written_before_nesting_loads(self):
     config = config_lib.load(OLD_RUN / "run_config.json")
-    expected = config_lib.preset("smoke", dashboard="plain", out=config.out)
+    # The model fields added since take the values of the model it trained.
+    expected = config_lib.preset("smoke", dashboard="plain", out=config.out,
+                                 **config_lib.LEGACY_MODEL_FIELDS)
     self.assertEqual(config, expected)
+    self.assertEqual((config.grid_size, config.sampler), (0, "prior"))
     # Fields the old file lacks take their defaults.
     self.assertEqual((config.data.background, config.data.val_fraction), ("ffffff", 0.1))
 

@@ -75,12 +75,16 @@ class ExportTest(tf.test.TestCase):
     super().setUpClass()
     tf.random.set_seed(1)
     cls.model = VAE.from_config(config_lib.preset("smoke"))
+    # A fitted ex-post density far from the prior: the export must sample from it.
+    dim = cls.model.expost.latent_dim
+    cls.model.expost.assign(np.array([0.5, 0.5]), np.stack([np.full(dim, 2.0), np.full(dim, -2.0)]),
+                            np.tile(0.3 * np.eye(dim), (2, 1, 1)), step=1)
     cls.tmp = tempfile.TemporaryDirectory()
     cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
                                   config_json='{"latent_dim": 8}')
     cls.loaded = tf.saved_model.load(cls.directory)
     rng = np.random.default_rng(0)
-    cls.z = rng.normal(size=(7, 8)).astype(np.float32)
+    cls.z = rng.normal(size=(7, cls.model.code_dim)).astype(np.float32)
     cls.images = rng.uniform(size=(3, 32, 32, 4)).astype(np.float32)
 
   @classmethod
@@ -145,7 +149,8 @@ class ExportTest(tf.test.TestCase):
     self.assertEqual(specs["sample"]["count"], tf.TensorSpec([], tf.int32, "count"))
     self.assertEqual(specs["sample"]["temperature"], tf.TensorSpec([], tf.float32, "temperature"))
     self.assertEqual(specs["sample"]["seed"], tf.TensorSpec([None], tf.int32, "seed"))
-    self.assertEqual(specs["decode"]["z"], tf.TensorSpec([None, 8], tf.float32, "z"))
+    self.assertEqual(specs["decode"]["z"],
+                     tf.TensorSpec([None, self.model.code_dim], tf.float32, "z"))
     for name in ("encode", "reconstruct"):
       self.assertEqual(specs[name]["images"],
                        tf.TensorSpec([None, 32, 32, 4], tf.float32, "images"))
@@ -155,7 +160,7 @@ class ExportTest(tf.test.TestCase):
     for folder in (self.directory, extra):
       with open(os.path.join(folder, export.README_NAME), encoding="utf-8") as f:
         readme = f.read()
-      for words in ("PREMULTIPLIED RGBA", "in [0, 1]", "S = 32, C = 4, D = 8",
+      for words in ("PREMULTIPLIED RGBA", "in [0, 1]", f"S = 32, C = 4, D = {self.model.code_dim}",
                     "seed: int32 [2] or [0]", "saved_model_cli run", *export.SIGNATURES):
         self.assertIn(words, readme)
     with open(os.path.join(extra, "config.json"), encoding="utf-8") as f:
@@ -179,13 +184,16 @@ class ExportTest(tf.test.TestCase):
     result = results[0]
     self.assertEqual(result["imported"], [])
     self.assertEqual(result["signatures"], sorted(export.SIGNATURES))
-    self.assertEqual(result["inputs"]["decode"], {"z": ["float32", [None, 8]]})
+    self.assertEqual(result["inputs"]["decode"], {"z": ["float32", [None, self.model.code_dim]]})
     self.assertEqual(result["inputs"]["sample"]["seed"], ["int32", [None]])
     self.assertEqual(result["sample_shape"], [5, 32, 32, 4])
     self.assertEqual(result["unseeded_shape"], [5, 32, 32, 4])
     self.assertAllInRange(result["sample_range"], 0.0, 1.0)
     self.assertAllEqual(seeded[0], seeded[1])
     self.assertSameImages(seeded[0], self.model.sample(5, temperature=0.7, seed=tf.constant([3, 0])))
+    # The run's sampler is the fitted ex-post density, not the prior.
+    prior = self.model.sample(5, temperature=0.7, seed=tf.constant([3, 0]), sampler="prior")
+    self.assertGreater(np.abs(seeded[0] - np.asarray(prior)).max(), 0.1)
 
   @pytest.mark.slow
   def test_saved_model_cli_run_gives_the_same_samples_for_the_same_seed(self):

@@ -173,11 +173,37 @@ class MemorizationTest(tf.test.TestCase):
                      result["heldout_median_distance"])
 
   def test_distance_is_rms_of_composited_colour(self):
-    train = np.zeros((1, 4, 4, 4), np.float32)  # transparent: grey canvas
+    train = np.zeros((2, 4, 4, 4), np.float32)  # transparent: grey canvas
+    train[1] = 1.0  # opaque white
     sample = np.concatenate([np.full((1, 4, 4, 3), 0.7, np.float32),
                              np.ones((1, 4, 4, 1), np.float32)], axis=-1)
     result = metrics.memorization(sample, train, train)
     self.assertAllClose(result["nearest_distance"], [0.2])
+    self.assertAllClose(result["nearest_ratio"], [0.2 / 0.3])
+
+  def test_a_sample_as_near_to_many_sprites_is_no_copy_however_near(self):
+    # A hub: a plain sample nearer to every training sprite than held-out
+    # sprites come to theirs, yet equally near to all of them.
+    rng = np.random.default_rng(1)
+    centre = np.full(16, 0.5)
+    train = centre + 0.05 * rng.standard_normal((50, 16))
+    heldout = centre + 0.05 * rng.standard_normal((20, 16))
+    result = metrics.memorization(centre[None], train, heldout)
+    self.assertLess(result["nearest_distance"][0], result["heldout_median_distance"])
+    self.assertEqual(result["near_copy_fraction"], 0.0)
+
+  def test_one_training_row_is_an_error(self):
+    with self.assertRaisesRegex(ValueError, "at least 2 rows.*got 1"):
+      metrics.memorization(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((2, 3)))
+
+  def test_two_nearest_matches_a_full_sort_across_blocks(self):
+    rng = np.random.default_rng(2)
+    queries, refs = rng.random((9, 5)), rng.random((23, 5))
+    first, second, index = metrics.two_nearest(queries, refs, chunk_size=4)
+    full = np.sqrt(((queries[:, None] - refs[None]) ** 2).sum(-1))
+    self.assertAllClose(first, np.sort(full, 1)[:, 0])
+    self.assertAllClose(second, np.sort(full, 1)[:, 1])
+    self.assertAllEqual(index, np.argmin(full, 1))
 
   def test_accepts_feature_rows(self):
     train = _gaussian(50, 16, 0)

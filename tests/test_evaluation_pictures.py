@@ -100,7 +100,7 @@ class PicturesTest(tf.test.TestCase):
     samples, train = self.images[:4], self.images[8:12]
     picture = pictures.nearest_neighbour_grid(
         samples, train, nearest_index=np.array([3, 2, 1, 0]),
-        nearest_distance=np.array([0.4, 0.1, 0.3, 0.2]), channels=4, count=2, ncols=2)
+        closeness=np.array([0.4, 0.1, 0.3, 0.2]), channels=4, count=2, ncols=2)
     self.assertEqual(picture.shape, grid_shape(2, 2))
     shown = pipelines.to_display_uint8(np.concatenate([samples, train]), 4)
     self.assertAllEqual(tile(picture, 0, 0), shown[1])  # Closest sample first,

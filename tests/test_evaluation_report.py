@@ -15,6 +15,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
+from vae.evaluation import appearance  # pylint: disable=wrong-import-position
 from vae.evaluation import metrics  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
@@ -131,11 +132,19 @@ class EvaluationTest(tf.test.TestCase):
     self.assertAllClose(report["elbo"], -(report["distortion"] + report["rate"]), rtol=1e-5)
     self.assertAllClose(report["bits_per_dim_elbo"],
                         -report["elbo"] / (32 * 32 * 4 * math.log(2)), rtol=1e-5)
-    self.assertAllClose(sum(report["kl_per_dim"]), report["rate"], rtol=1e-4)
+    # kl_per_dim is the global latent's; the grid's rate is reported as one figure.
+    self.assertAllClose(sum(report["kl_per_dim"]), report["rate_by_level"]["top"], rtol=1e-4)
+    self.assertAllClose(report["rate_by_level"]["top"] + report["rate_by_level"]["grid"],
+                        report["rate"], rtol=1e-4)
     recon = self.model.reconstruct(self.images)
     self.assertAllClose(report["recon_psnr"], metrics.psnr(self.images, recon), rtol=1e-6)
-    means = self.model.encode(self.images).mean()
+    means = self.model.encode(self.images).mean()[:, :self.model.latent_dim]
     self.assertEqual(report["active_units"], metrics.active_units(means))
+    # The viewer's measures are those of vae/evaluation/appearance.py on the same images.
+    self.assertEqual(report["silhouette"]["real"], appearance.silhouette(self.images))
+    self.assertAllClose(report["sharpness"]["reconstructions"],
+                        appearance.edge_strength(recon) / appearance.edge_strength(self.images))
+    self.assertGreater(report["bits_per_dim_foreground"], report["bits_per_dim_elbo"])
     self.assertEqual(self.result.samples.shape, (50, 32, 32, 4))
     self.assertAllInRange(self.result.samples, 0.0, 1.0)
 

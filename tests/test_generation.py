@@ -54,11 +54,11 @@ class GenerationTest(tf.test.TestCase):
 
   def test_both_forms_report_the_models_geometry(self):
     for generator in (self.from_run, self.from_export):
-      self.assertEqual((generator.image_size, generator.channels, generator.latent_dim),
-                       (32, 4, 8))
+      self.assertEqual((generator.image_size, generator.channels, generator.code_dim),
+                       (32, 4, 8 + 8 * 8 * 2))  # the smoke model's global latent and grid
       self.assertEqual(generator.config.prior, "normal")
     self.assertEndsWith(self.from_run.checkpoint, "ckpt-1")
-    self.assertIn("prior: normal", self.from_run.sampler)
+    self.assertIn("ex-post density", self.from_run.sampler)
 
   def test_samples_repeat_for_a_seed_and_differ_between_seeds(self):
     for generator in (self.from_run, self.from_export):

@@ -14,8 +14,9 @@ from vae import objectives
 
 
 def _tiny_model(**kwargs):
+  # One global latent: the grid's terms are tested in test_hierarchy.py.
   return model_lib.VAE(image_size=16, channels=4, widths=(4, 8), latent_dim=4,
-                       **kwargs)
+                       **{"grid_size": 0, "sampler": "prior", **kwargs})
 
 
 def _images(batch=16, seed=(1, 2)):

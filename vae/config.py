@@ -53,7 +53,7 @@ class Config:
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
   grid_channels: int = 4
-  grid_temperature: float = 0.5  # the grid's sampling temperature relative to the global one.
+  grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
   sampler: str = "expost"  # prior | expost: where samples draw their latents from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
   expost_components: int = 4  # most components of the ex-post mixture.
@@ -189,7 +189,7 @@ def preset(name: str, **overrides) -> Config:
 # Model fields added after runs had been made, with the values of the model
 # those runs trained: a config.json without them is of such a run, and must
 # rebuild that model, not today's default.
-_BEFORE_THE_FIELD = dict(grid_size=0, grid_channels=4, grid_temperature=1.0, sampler="prior",
+LEGACY_MODEL_FIELDS = dict(grid_size=0, grid_channels=4, grid_temperature=1.0, sampler="prior",
                          expost_latents="top", expost_components=16)
 
 
@@ -200,7 +200,7 @@ def from_dict(values: dict) -> Config:
   settings were nested: `image_size` etc. at the top level, no `data`; and
   files written before the latent grid and the ex-post sampler existed.
   """
-  values = {**_BEFORE_THE_FIELD, **values}
+  values = {**LEGACY_MODEL_FIELDS, **values}
   data = dict(values.pop("data", {}))
   data.update({name: values.pop(name) for name in DATA_FIELDS if name in values})
   known = {f.name for f in dataclasses.fields(Config)}

@@ -120,7 +120,11 @@ def fit_mixture(train_codes, val_codes, component_grid=(1, 2, 4, 8), seed=0):
 
 
 class ExPostDensity(tf.Module):
-  """A Gaussian mixture over the global latent, held in variables."""
+  """A Gaussian mixture over the latents, held in variables.
+
+  Until `assign` stores a fit it is one standard normal component: N(0, I),
+  the prior of a model with the normal prior.
+  """
 
   def __init__(self, latent_dim, max_components=16, name=None):
     super().__init__(name=name)

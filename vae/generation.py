@@ -51,7 +51,7 @@ class Generator:
   """A trained model reduced to sample / encode / render.
 
   Attributes:
-    image_size, channels, latent_dim: the model's geometry.
+    image_size, channels, code_dim: the model's geometry (code_dim: the size of a code).
     checkpoint: the checkpoint prefix or SavedModel folder it came from.
     config: the run's `vae.config.Config` (the defaults when a SavedModel
       holds none): how files are placed on the canvas.
@@ -59,7 +59,7 @@ class Generator:
   """
   image_size: int
   channels: int
-  latent_dim: int
+  code_dim: int
   checkpoint: str
   config: config_lib.Config
   sampler: str
@@ -101,7 +101,7 @@ class Generator:
     what the decoder learned to read.
     """
     code = self.encode_mean(image[None])
-    noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+    noise = np.random.default_rng(seed).standard_normal((n, self.code_dim))
     return self.render((code + spread * noise).astype(np.float32))
 
   def read_sprite(self, path):
@@ -135,8 +135,8 @@ def load(path, which="best"):
       input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), seed])
   encode = tf.function(lambda x: model.encode(x).mean(), input_signature=[images])
   render = tf.function(model.render,
-                       input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32)])
-  return Generator(model.image_size, model.channels, model.latent_dim, prefix, config,
+                       input_signature=[tf.TensorSpec([None, model.code_dim], tf.float32)])
+  return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
                    _sampler_name(model, config), sample, encode, render)
 
 

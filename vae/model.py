@@ -163,6 +163,17 @@ class VAE(tf.Module):
       self.expost = expost.ExPostDensity(size, components, name="expost")
 
   @property
+  def sampler_name(self):
+    """Where `sample` draws from, in words (for reports and generate.json)."""
+    if self.sampler == "prior" or not hasattr(self, "expost"):
+      text = "prior"
+    else:
+      text = f"ex-post density of the {'whole code' if self.expost_latents == 'all' else 'global latent'}"
+    if self.grid_size and not (self.sampler == "expost" and self.expost_latents == "all"):
+      text += f", grid from p(z2|z1) at temperature x {self.grid_temperature:g}"
+    return text
+
+  @property
   def image_shape(self):
     """(S, S, C), the event shape of p(x|z)."""
     return (self.image_size, self.image_size, self.channels)

@@ -84,6 +84,34 @@ def pairwise_distances(a, b, chunk_size=512):
   return np.sqrt(out)
 
 
+def two_nearest(queries, references, chunk_size=512):
+  """Distances to each query's nearest and second-nearest reference rows, and the nearest's index.
+
+  Returns:
+    (nearest [N] float64, second [N] float64 (inf with one reference), indices [N] int64).
+  """
+  queries = _as_vectors(queries, "queries")
+  references = _as_vectors(references, "references")
+  first = np.full(len(queries), np.inf)
+  second = np.full(len(queries), np.inf)
+  index = np.zeros(len(queries), np.int64)
+  for i in range(0, len(queries), chunk_size):
+    rows = slice(i, i + chunk_size)
+    for j in range(0, len(references), chunk_size):
+      sq = _block_sq_distances(queries[rows], references[j:j + chunk_size])
+      order = np.argsort(sq, axis=1)[:, :2]
+      low = sq[np.arange(len(sq)), order[:, 0]]
+      low2 = sq[np.arange(len(sq)), order[:, 1]] if sq.shape[1] > 1 else np.full(len(sq), np.inf)
+      # Merge this block's two smallest with the running two.
+      stacked = np.stack([first[rows], second[rows], low, low2], axis=1)
+      ids = np.stack([index[rows], index[rows], order[:, 0] + j, order[:, 0] + j], axis=1)
+      best = np.argsort(stacked, axis=1)
+      first[rows] = stacked[np.arange(len(best)), best[:, 0]]
+      second[rows] = stacked[np.arange(len(best)), best[:, 1]]
+      index[rows] = ids[np.arange(len(best)), best[:, 0]]
+  return np.sqrt(first), np.sqrt(second), index
+
+
 def nearest_neighbour(queries, references, chunk_size=512):
   """Distance to, and index of, each query's nearest reference row.
 
@@ -231,30 +259,33 @@ def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
   """How many samples are near-copies of a training sprite.
 
   Distances are root-mean-square differences, L2 / sqrt(number of values):
-  on images (composited on `BACKGROUND`) that is the typical per-pixel colour
-  error in [0, 1] units, the most readable scale for "is this a copy".
-  Feature rows [N, D] are accepted too, with the same normalisation.
+  on images (composited on `BACKGROUND`) the typical per-pixel colour error
+  in [0, 1] units; feature rows [N, D] are accepted too.
 
-  A held-out sprite is by construction new to the model, so its distance to
-  the nearest training sprite says how close genuinely new sprites come. A
-  sample is a near-copy when it lies closer than the `quantile` of those
-  held-out distances: a model whose samples are as new as held-out sprites
-  gets a fraction near `quantile`, a copying model a fraction near 1. A
-  quantile rather than the minimum, because sprite sets hold near-duplicates
-  (alternate forms, recoloured variants) that put a few held-out sprites
-  almost on top of a training one.
+  A copy of a training sprite is much nearer to that one sprite than to any
+  other; a sample that is merely plain or blurry sits about as near to many
+  sprites at once (a hub), however near that is. So the test is the ratio of
+  the distances to the nearest and the second-nearest training sprite (Lowe's
+  ratio test), not the distance itself: a sample is a near-copy when its
+  ratio is below the `quantile` of the same ratio for held-out sprites, which
+  are new by construction. A model whose samples are as new as held-out
+  sprites gets a fraction near `quantile`, a copying model a fraction near 1.
+  (A training sprite with a near-twin in the training set, such as a form
+  that differs by a few pixels, gives its copies a ratio near 1: the test
+  cannot tell which of the two was copied, and misses them.)
 
   Args:
     samples: generated [N, S, S, C] images or [N, D] features.
-    train: training set in the same space as `samples`.
+    train: training set in the same space as `samples`, at least 2 rows.
     heldout: held-out set in the same space.
-    quantile: which quantile of held-out distances is the threshold.
+    quantile: which quantile of held-out ratios is the threshold.
     chunk_size: rows per block of the distance computation.
 
   Returns:
-    dict with near_copy_fraction, threshold, sample_median_distance,
-    heldout_median_distance (floats), and nearest_index [N] int64 and
-    nearest_distance [N] float64 (each sample's nearest training sprite).
+    dict with near_copy_fraction, threshold (of the ratio),
+    sample_median_distance, heldout_median_distance (to the nearest training
+    sprite; floats), and nearest_index [N] int64, nearest_distance [N]
+    float64 and nearest_ratio [N] float64 of each sample.
   """
   samples = _rms_vectors(samples, "samples")
   train = _rms_vectors(train, "train")
@@ -263,18 +294,22 @@ def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
     raise ValueError(
         "samples, train and heldout must have the same size, got "
         f"{samples.shape}, {train.shape}, {heldout.shape}")
+  if len(train) < 2:
+    raise ValueError(f"train must hold at least 2 rows for the ratio test, got {len(train)}")
   scale = np.sqrt(samples.shape[1])
-  sample_dist, index = nearest_neighbour(samples, train, chunk_size)
-  heldout_dist, _ = nearest_neighbour(heldout, train, chunk_size)
-  sample_dist, heldout_dist = sample_dist / scale, heldout_dist / scale
-  threshold = float(np.quantile(heldout_dist, quantile))
+  sample_dist, sample_second, index = two_nearest(samples, train, chunk_size)
+  heldout_dist, heldout_second, _ = two_nearest(heldout, train, chunk_size)
+  sample_ratio = sample_dist / np.maximum(sample_second, 1e-12)
+  heldout_ratio = heldout_dist / np.maximum(heldout_second, 1e-12)
+  threshold = float(np.quantile(heldout_ratio, quantile))
   return dict(
-      near_copy_fraction=float((sample_dist < threshold).mean()),
+      near_copy_fraction=float((sample_ratio < threshold).mean()),
       threshold=threshold,
-      sample_median_distance=float(np.median(sample_dist)),
-      heldout_median_distance=float(np.median(heldout_dist)),
+      sample_median_distance=float(np.median(sample_dist / scale)),
+      heldout_median_distance=float(np.median(heldout_dist / scale)),
       nearest_index=index,
-      nearest_distance=sample_dist)
+      nearest_distance=sample_dist / scale,
+      nearest_ratio=sample_ratio)
 
 
 def _composited_pair(a, b):

@@ -169,17 +169,19 @@ def traversal_grid(model, image, dims, steps=9, span=TRAVERSAL_SPAN):
   return grid(rows.reshape(-1, *image.shape[1:]), steps + 1, model.channels)
 
 
-def nearest_neighbour_grid(samples, train, nearest_index, nearest_distance,
+def nearest_neighbour_grid(samples, train, nearest_index, closeness,
                            channels, count=16, ncols=8):
-  """The `count` samples closest to a training sprite, each above that sprite.
+  """The `count` samples most like a copy, each above its nearest training sprite.
 
-  The closest are shown because they are where copying would be: if even
-  these differ from their neighbours, no sample is a copy.
+  Those are shown because they are where copying would be: if even these
+  differ from their neighbours, no sample is a copy.
 
   Args:
     samples: [N, S, S, C] generated images.
     train: [M, S, S, C] training images.
-    nearest_index, nearest_distance: [N], from `metrics.memorization`.
+    nearest_index: [N], from `metrics.memorization`.
+    closeness: [N], lower is more like a copy: `nearest_ratio` (or
+      `nearest_distance`) from `metrics.memorization`.
     channels: 3 or 4.
     count: samples shown (a multiple of ncols, lowered to fit N).
     ncols: pairs per row.
@@ -187,7 +189,7 @@ def nearest_neighbour_grid(samples, train, nearest_index, nearest_distance,
   count = min(count, len(samples))
   ncols = min(ncols, count)
   count -= count % ncols
-  order = np.argsort(np.asarray(nearest_distance), kind="stable")[:count]
+  order = np.argsort(np.asarray(closeness), kind="stable")[:count]
   shown = np.asarray(samples)[order]
   neighbours = np.asarray(train)[np.asarray(nearest_index)[order]]
   return grid(paired_rows(shown, neighbours, ncols), ncols, channels)
@@ -297,7 +299,8 @@ def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
           model, shown[0], most_informative(result.report["kl_per_dim"], 8)),
       "nearest_neighbors.png": nearest_neighbour_grid(
           result.samples, result.train, result.nearest_index,
-          result.nearest_distance, channels),
+          result.nearest_distance if result.nearest_ratio is None else result.nearest_ratio,
+          channels),
   }
   if with_pixel_art:
     pictures["samples_pixel_art.png"] = grid(pixel_art(samples, channels, seed=seed), 8, channels)

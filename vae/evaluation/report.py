@@ -20,11 +20,12 @@ in `REPORT_KEYS`):
   only, so the transparent canvas (cheap to code) does not flatter it.
 * What a viewer sees (`vae/evaluation/appearance.py`): `silhouette`, `sharpness` and
   `alpha_hardness` of samples and reconstructions beside the real sprites'.
-* `memorization`: near-copies of training sprites among the samples, between
-  the directions of their features (`metrics.memorization`,
-  `features.directions`): a blurry sample is close to many sprites in pixel
-  space, and to the sprites with the weakest features in feature space, so
-  both flag blobs, not copies.
+* `memorization`: near-copies of training sprites among the samples: a sample
+  much nearer to one training sprite than to the next (`metrics.memorization`),
+  between the directions of their features (`features.directions`). A blurry
+  sample is near many sprites at once in pixel space, and near the sprites
+  with the weakest features in feature space; plain distances flag such
+  blobs as copies, the ratio does not.
 * `rate_by_level`: the rate split into the global latent and the grid.
 
 Samples come from the run's sampler (`sampler`: the prior, or the ex-post
@@ -180,6 +181,8 @@ class Evaluation:
   samples: np.ndarray  # [num_samples, S, S, C]
   nearest_index: np.ndarray  # each sample's nearest training sprite [num_samples]
   nearest_distance: np.ndarray  # RMS distance to it [num_samples]
+  # Its distance over that to the second-nearest: near 0 for a copy [num_samples].
+  nearest_ratio: np.ndarray = None
 
 
 def compute_report(model, images, train, heldout=None, *, iw_samples, num_samples,
@@ -261,10 +264,10 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
           near_copy_fraction=copies["near_copy_fraction"],
           threshold=copies["threshold"],
           threshold_definition=(
-              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' RMS "
-              "distance to their nearest training sprite, between unit-length feature "
-              "vectors of vae/evaluation/features.py; a sample closer than it to a "
-              "training sprite is a near-copy"),
+              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' ratio of "
+              "the distances to their nearest and second-nearest training sprite, "
+              "between unit-length feature vectors of vae/evaluation/features.py; a "
+              "sample whose ratio is below it is a near-copy of its nearest"),
           sample_median_distance=copies["sample_median_distance"],
           heldout_median_distance=copies["heldout_median_distance"],
           distinct_neighbours=float(
@@ -277,7 +280,7 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       expost=describe_expost(model),
       seed=int(seed))
   return Evaluation(report, images, train, samples, copies["nearest_index"],
-                    copies["nearest_distance"])
+                    copies["nearest_distance"], copies["nearest_ratio"])
 
 
 def checkpoint_step(prefix):
