@@ -115,26 +115,14 @@ def two_nearest(queries, references, chunk_size=512):
 def nearest_neighbour(queries, references, chunk_size=512):
   """Distance to, and index of, each query's nearest reference row.
 
-  Keeps a running minimum over blocks of references, so the full [N, M]
-  matrix is never held.
+  Works through blocks of references (see `two_nearest`), so the full
+  [N, M] matrix is never held.
 
   Returns:
     (distances [N] float64, indices [N] int64).
   """
-  queries = _as_vectors(queries, "queries")
-  references = _as_vectors(references, "references")
-  best = np.full(len(queries), np.inf)
-  index = np.zeros(len(queries), np.int64)
-  for i in range(0, len(queries), chunk_size):
-    rows = slice(i, i + chunk_size)
-    for j in range(0, len(references), chunk_size):
-      sq = _block_sq_distances(queries[rows], references[j:j + chunk_size])
-      arg = sq.argmin(1)
-      low = sq[np.arange(len(arg)), arg]
-      better = low < best[rows]
-      best[rows] = np.where(better, low, best[rows])
-      index[rows] = np.where(better, arg + j, index[rows])
-  return np.sqrt(best), index
+  nearest, _, index = two_nearest(queries, references, chunk_size)
+  return nearest, index
 
 
 def frechet_distance(feats_a, feats_b):
