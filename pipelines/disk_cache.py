@@ -83,14 +83,15 @@ def _remove_dead_writers_files(prefix):
   host = socket.gethostname()
   for path in glob.glob(glob.escape(prefix) + ".tmp-*"):
     match = _TEMP.search(path[len(prefix):])
-    if match and match["host"] == host and not _alive(int(match["pid"])):
+    if match and match["host"] == host and not process_alive(int(match["pid"])):
       try:
         os.remove(path)
       except FileNotFoundError:  # Another process cleaned it first.
         pass
 
 
-def _alive(pid):
+def process_alive(pid) -> bool:
+  """Whether process `pid` of this host still runs (for files named after their writer)."""
   try:
     os.kill(pid, 0)
   except ProcessLookupError:

@@ -186,12 +186,13 @@ class ExactResumeTest(tf.test.TestCase):
     data_dir = fixtures.make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
 
     def argv(out):
-      # 4 steps per epoch; logs, checkpoints and epoch ends all fall on multiples of 4,
-      # so the resumed run's logging windows are the uninterrupted run's.
+      # 8 steps per epoch and a checkpoint every 4: the kill can land mid-epoch, so the
+      # resume must find the epoch's order and its offset in it. Logs, checkpoints and
+      # compiled calls all fall on multiples of 4, so the logging windows line up.
       return [sys.executable, "train_loop.py", "--preset", "smoke", "--data-dir", data_dir,
-              "--out", out, "--batch-size", "16", "--epochs", "100", "--max-steps", "48",
-              "--log-every", "4", "--checkpoint-every", "8", "--seed", "3", "--deterministic",
-              "--dashboard", "plain"]
+              "--out", out, "--batch-size", "8", "--epochs", "100", "--max-steps", "48",
+              "--log-every", "4", "--checkpoint-every", "4", "--steps-per-call", "4",
+              "--seed", "3", "--deterministic", "--dashboard", "plain"]
 
     whole = os.path.join(self.get_temp_dir(), "whole")
     result = subprocess.run(argv(whole), cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -212,6 +213,7 @@ class ExactResumeTest(tf.test.TestCase):
     process.wait()
     killed_at = int(tf.train.latest_checkpoint(latest).rsplit("-", 1)[1])
     self.assertLess(killed_at, 48)
+    print(f"killed at step {killed_at}")
     result = subprocess.run(argv(resumed), cwd=ROOT, capture_output=True, text=True, timeout=300)
     self.assertEqual(result.returncode, 0, result.stderr[-2000:])
     self.assertIn(f"resumed from {latest}", result.stdout)

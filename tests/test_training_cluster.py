@@ -91,6 +91,23 @@ class RolesTest(tf.test.TestCase):
     with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 1)}):
       self.assertTrue(cluster.is_chief("default"))  # TF_CONFIG matters only to multiworker.
 
+  def test_only_the_chief_writes_out_and_killed_workers_dirs_are_swept(self):
+    out = os.path.join(self.get_temp_dir(), "out")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tempfile.mkdtemp(prefix=f"pokevae-worker-{dead}-")
+    live = tempfile.mkdtemp(prefix=f"pokevae-worker-{os.getpid()}-")
+    with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 1)}):
+      worker_dir = cluster.run_dir(out, "multiworker")
+    self.assertFalse(os.path.exists(out))
+    self.assertFalse(os.path.exists(stale))
+    self.assertTrue(os.path.isdir(live))
+    self.assertTrue(os.path.basename(worker_dir).startswith(f"pokevae-worker-{os.getpid()}-"))
+    with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 0)}):
+      self.assertEqual(cluster.run_dir(out, "multiworker"), out)
+    self.assertTrue(os.path.isdir(out))
+    os.rmdir(live)
+
   def test_missing_or_malformed_tf_config_is_a_clear_error(self):
     with mock.patch.dict(os.environ, {"TF_CONFIG": ""}):
       with self.assertRaisesRegex(ValueError, "reads the cluster from TF_CONFIG, which is not set"):
@@ -157,6 +174,7 @@ class TwoWorkersTest(tf.test.TestCase):
     out = os.path.join(self.get_temp_dir(), "killed")
     argv = train_argv(self.data_dir, out, 120)
     latest = os.path.join(out, "checkpoints", "latest")
+    before = set(os.listdir(tempfile.gettempdir()))
     workers = start_workers(argv)
     deadline = time.time() + 300
     while time.time() < deadline and all(w[0].poll() is None for w in workers):
@@ -190,6 +208,9 @@ class TwoWorkersTest(tf.test.TestCase):
     self.assertGreaterEqual(resumed_from, killed_at)
     self.assertEqual(read_summary(out)["steps"], 120)
     self.assertTrue(np.isfinite(read_summary(out)["best_val_bpd"]))
+    # The killed worker's temporary dir was swept by the rerun; the rerun's removed at exit.
+    left = [n for n in set(os.listdir(tempfile.gettempdir())) - before if "pokevae-worker-" in n]
+    self.assertEqual(left, [])
 
 
 if __name__ == "__main__":

@@ -27,12 +27,16 @@ waits longer than `COLLECTIVE_TIMEOUT_S` fails. Either way the survivors raise
 on every worker resumes from the chief's last checkpoint.
 """
 
+import glob
 import json
-import re
 import os
+import re
+import shutil
 import tempfile
 
 import tensorflow as tf
+
+from pipelines import disk_cache
 
 # The longest a collective (one all-reduce of a step) may wait for its peers.
 # It must cover a peer still tracing its first step on a loaded machine.
@@ -90,11 +94,18 @@ def task_name(strategy_name) -> str:
 
 def run_dir(out, strategy_name):
   """Where this process writes: `out` on the chief, elsewhere a temporary directory
-  that is removed when the process exits (normally or by an exception)."""
+  that is removed when the process exits (normally or by an exception), or, if
+  the process was killed outright, by the next worker to start on this host."""
   if is_chief(strategy_name):
     os.makedirs(out, exist_ok=True)
     return out
-  temporary = tempfile.TemporaryDirectory(prefix="pokevae-worker-")  # pylint: disable=consider-using-with
+  # A worker killed outright could not remove its directory: sweep those first.
+  for stale in glob.glob(os.path.join(tempfile.gettempdir(), "pokevae-worker-*-*")):
+    pid = os.path.basename(stale).split("-")[2]
+    if pid.isdigit() and not disk_cache.process_alive(int(pid)):
+      shutil.rmtree(stale, ignore_errors=True)
+  temporary = tempfile.TemporaryDirectory(  # pylint: disable=consider-using-with
+      prefix=f"pokevae-worker-{os.getpid()}-")
   _WORKER_DIRS.append(temporary)  # Its finalizer removes it at exit.
   return temporary.name
 
