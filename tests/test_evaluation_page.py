@@ -74,10 +74,14 @@ def assert_same_picture(test, embedded, original):
 
 REPORT = {
     "elbo": -100.5, "bits_per_dim": 2.5, "kl_per_dim": [0.5, 0.25],
-    "silhouette": {"samples": 0.4, "real": 0.7},
+    "silhouette": {"samples": {"one_piece": 0.4, "pieces": 2.5},
+                   "reconstructions": {"one_piece": 0.6, "pieces": 1.5},
+                   "real": {"one_piece": 0.9, "pieces": 1.1}},
+    "alpha_hardness": {"samples": 0.7, "reconstructions": 0.8, "real": 0.93},
     "edges": 0.2, "edges.real": 0.3,
-    "colours": {"value": 11.0, "count": 3, "real": 14.0},
+    "lonely": {"real": 14.0},
     "memorization": {"near_copy_fraction": 0.05, "threshold": 0.1},
+    "expost": None,
     "split": "test", "brand_new": 1,
 }
 
@@ -90,23 +94,33 @@ class PageTest(tf.test.TestCase):
 
   def test_real_values_sit_beside_their_counterpart(self):
     rows = {key: (value, real) for key, value, real, _ in page.metric_rows(REPORT)}
-    self.assertEqual(rows["silhouette.samples"], (0.4, ("silhouette.real", 0.7)))
+    self.assertEqual(rows["silhouette.samples.one_piece"],
+                     (0.4, ("silhouette.real.one_piece", 0.9)))
+    self.assertEqual(rows["silhouette.reconstructions.pieces"],
+                     (1.5, ("silhouette.real.pieces", 1.1)))
+    self.assertEqual(rows["alpha_hardness.samples"], (0.7, ("alpha_hardness.real", 0.93)))
+    self.assertEqual(rows["alpha_hardness.reconstructions"],
+                     (0.8, ("alpha_hardness.real", 0.93)))
     self.assertEqual(rows["edges"], (0.2, ("edges.real", 0.3)))
     self.assertEqual(rows["elbo"], (-100.5, None))
-    self.assertNotIn("silhouette.real", rows)
-    self.assertNotIn("edges.real", rows)
-    # Two candidates: the real value gets a row of its own rather than a guess.
-    self.assertEqual(rows["colours.real"], (14.0, None))
+    for real in ("silhouette.real.one_piece", "alpha_hardness.real", "edges.real"):
+      self.assertNotIn(real, rows)
+    # Nothing to sit beside: the real value gets a row of its own.
+    self.assertEqual(rows["lonely.real"], (14.0, None))
+    self.assertEqual(rows["expost"], (None, None))
 
   def test_every_key_has_a_meaning_or_says_it_has_none(self):
     meanings = {key: meaning for key, _, _, meaning in page.metric_rows(REPORT)}
     self.assertEqual(meanings["brand_new"], page.UNDESCRIBED)
     self.assertIn("near-copies", meanings["memorization.near_copy_fraction"])
-    page.MEANINGS["silhouette"] = "how whole the outline is"
+    self.assertIn("one piece", meanings["silhouette.samples.one_piece"])
+    self.assertEqual(meanings["silhouette.reconstructions.one_piece"],
+                     meanings["silhouette.samples.one_piece"])
+    page.MEANINGS["colours"] = "how many colours a sprite has"
     try:
-      self.assertEqual(page.meaning("silhouette.samples"), "how whole the outline is")
+      self.assertEqual(page.meaning("colours.samples"), "how many colours a sprite has")
     finally:
-      del page.MEANINGS["silhouette"]
+      del page.MEANINGS["colours"]
 
   def test_values_are_formatted_for_reading(self):
     self.assertEqual(page.format_value(2.7781234), "2.778")
@@ -147,7 +161,7 @@ class PageTest(tf.test.TestCase):
     # A real-data value's key is the title of its cell, beside its counterpart.
     for key in page.flatten(REPORT):
       self.assertIn(key, parsed.cells + parsed.titles)
-    self.assertIn("silhouette.real", parsed.titles)
+    self.assertIn("silhouette.real.one_piece", parsed.titles)
     self.assertIn("latent_dim", parsed.cells)
     self.assertIn("svg", parsed.tags)
     self.assertIn("polyline", parsed.tags)

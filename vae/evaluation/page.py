@@ -10,7 +10,9 @@ moved on its own.
 
 Report keys are read generically: nested dicts become dotted keys
 (`memorization.threshold`), and a key ending in `.real` (at any depth) is
-shown beside the key it is the real-data counterpart of.
+shown beside the key it is the real-data counterpart of; so is a key with
+one part `real` (`silhouette.real.one_piece` beside
+`silhouette.samples.one_piece`).
 """
 
 import base64
@@ -22,7 +24,7 @@ import os
 
 import cv2
 
-REAL_SUFFIX = ".real"
+REAL = "real"
 CURVE_TAG = "val/bits_per_dim"
 
 # One line each, for a reader who has not read the paper.
@@ -62,6 +64,24 @@ MEANINGS = {
                                            "nearest training sprite",
     "memorization.heldout_median_distance": "typical distance from a held-out sprite "
                                             "to its nearest training sprite",
+    "memorization.distinct_neighbours": "share of samples whose nearest training sprite "
+                                        "no other sample shares (1 when samples differ)",
+    "bits_per_dim_foreground": "bits per value over the sprite's own pixels only, so the "
+                               "empty canvas does not flatter it (lower is better)",
+    "rate_by_level.*": "the rate carried by each level of the latent code, nats per image",
+    "silhouette.*.one_piece": "share of images whose opaque shape is one piece, as a "
+                              "sprite is one creature (higher is better)",
+    "silhouette.*.pieces": "mean number of separate opaque pieces (1 for a sprite)",
+    "sharpness.*": "edge strength as a ratio to the real sprites' (1.0 is as crisp "
+                   "as they are; blurry is well below)",
+    "sharpness.real_edge_strength": "mean edge strength of the real held-out sprites",
+    "alpha_hardness.*": "share of alpha values near fully clear or fully opaque "
+                        "(sprites are cut out: real ones are mostly hard)",
+    "grid_temperature": "sampler scale of the detail latents of those samples",
+    "sampler": "what the samples were drawn from: the prior, or a density fitted to the "
+               "training codes after training",
+    "expost": "the density fitted to the training codes after training, if any",
+    "expost.*": "a property of that fitted density",
     "split": "the sprites evaluated (test: species never seen in training)",
     "num_images": "sprites evaluated",
     "num_samples": "samples drawn for the sample measures",
@@ -74,6 +94,7 @@ UNDESCRIBED = "not described yet: add a line to MEANINGS in vae/evaluation/page.
 PICTURE_CAPTIONS = {
     "reconstructions.png": "Held-out sprites (odd rows) and their reconstructions (even rows).",
     "samples.png": "Samples.",
+    "samples_vs_real.png": "Samples (left) beside as many held-out sprites (right).",
     "samples_pixel_art.png": "The samples in 16 colours each, with a hard alpha edge.",
     "interpolations.png": "Paths between held-out sprites along great circles in latent space.",
     "traversals.png": "The most informative latent dimensions swept one at a time.",
@@ -108,35 +129,48 @@ def flatten(report, prefix=""):
   return flat
 
 
+def real_counterpart(key, flat):
+  """The key of the real held-out sprites' value for `key`, or None.
+
+  `x` pairs with `x.real`; a key with one part replaced by `real` is its
+  counterpart too (`silhouette.samples.one_piece` with
+  `silhouette.real.one_piece`, `alpha_hardness.samples` with
+  `alpha_hardness.real`), so one real value may sit beside several.
+  """
+  parts = key.split(".")
+  if REAL in parts:
+    return None
+  candidates = [key + "." + REAL] + [
+      ".".join(parts[:i] + [REAL] + parts[i + 1:]) for i in range(1, len(parts))]
+  return next((c for c in candidates if c in flat), None)
+
+
 def metric_rows(report):
   """[(key, value, (real key, real value) or None, meaning)], real beside its pair."""
   flat = flatten(report)
-  partner = {}
-  for key in flat:
-    if not key.endswith(REAL_SUFFIX):
-      continue
-    base = key[:-len(REAL_SUFFIX)]
-    siblings = [k for k in flat if k.startswith(base + ".") and not k.endswith(REAL_SUFFIX)]
-    if base in flat:
-      partner[base] = key
-    elif len(siblings) == 1:  # {"samples": x, "real": y}
-      partner[siblings[0]] = key
-  paired = set(partner.values())
+  partner = {key: real_counterpart(key, flat) for key in flat}
+  paired = {real for real in partner.values() if real}
   rows = []
   for key, value in flat.items():
     if key in paired:
       continue
-    real = (partner[key], flat[partner[key]]) if key in partner else None
-    rows.append((key, value, real, meaning(key)))
+    real = partner[key]
+    rows.append((key, value, (real, flat[real]) if real else None, meaning(key)))
   return rows
 
 
 def meaning(key):
-  """The line for `key`; `x.samples` or `x.value` may share the line of `x`."""
+  """The line for `key`: its own, or one with a part of it as `*`, or its parent's."""
+  parts = key.split(".")
+  candidates = [key] + [".".join(parts[:i] + ["*"] + parts[i + 1:])
+                        for i in range(1, len(parts))]
+  for candidate in candidates:
+    if candidate in MEANINGS:
+      return MEANINGS[candidate]
   parent, _, leaf = key.rpartition(".")
-  if key not in MEANINGS and leaf in ("samples", "value", "model") and parent in MEANINGS:
+  if leaf in ("samples", "value", "model") and parent in MEANINGS:
     return MEANINGS[parent]
-  return MEANINGS.get(key, UNDESCRIBED)
+  return UNDESCRIBED
 
 
 def format_value(value):
