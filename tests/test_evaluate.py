@@ -27,8 +27,8 @@ from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FAST = ["--iw-samples", "10", "--num-samples", "50"]
-PICTURES = ("reconstructions.png", "samples.png", "interpolations.png", "traversals.png",
-            "nearest_neighbors.png", "samples_pixel_art.png")
+PICTURES = ("reconstructions.png", "samples.png", "samples_vs_real.png", "interpolations.png",
+            "traversals.png", "nearest_neighbors.png", "samples_pixel_art.png")
 # TensorFlow's own C++ log lines (e.g. "E0000 00:00:... cuda_platform.cc:52] ...")
 # are not the program's output.
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")

@@ -191,12 +191,12 @@ class GenerateProgramTest(tf.test.TestCase):
       record = json.load(f)
     self.assertEndsWith(record["checkpoint"], "ckpt-1")
     self.assertEqual(record["mode"], "sample")
-    self.assertIn("prior: normal", record["sampler"])
+    self.assertIn("ex-post density", record["sampler"])
     settings = record["settings"]
     self.assertEqual((settings["seed"], settings["temperature"], settings["n"], settings["size"],
                       settings["scale"], settings["pixel_art"], settings["format"]),
                      (3, 0.8, 10, "native", 1, False, "png"))
-    self.assertEqual(record["model"], {"image_size": 32, "channels": 4, "latent_dim": 8})
+    self.assertEqual(record["model"], {"image_size": 32, "channels": 4, "code_dim": 8 + 8 * 8 * 2})
     self.assertEqual(record["config"]["preset"], "smoke")
     self.assertIn("sheet.png", record["files"])
 

@@ -98,7 +98,7 @@ PICTURE_CAPTIONS = {
     "samples_pixel_art.png": "The samples in 16 colours each, with a hard alpha edge.",
     "interpolations.png": "Paths between held-out sprites along great circles in latent space.",
     "traversals.png": "The most informative latent dimensions swept one at a time.",
-    "nearest_neighbors.png": "The samples closest to a training sprite, each above that sprite.",
+    "nearest_neighbors.png": "The samples most like a copy, each above its nearest training sprite.",
 }
 
 _STYLE = """
