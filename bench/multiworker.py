@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,15 +26,8 @@ import time
 
 import harness
 
-
-def free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
+sys.path.insert(0, str(harness.REPO))  # Run as a script from anywhere in the checkout.
+from vae.training import localhost  # pylint: disable=wrong-import-position
 
 
 def run(workers, argv, out):
@@ -46,14 +38,12 @@ def run(workers, argv, out):
     subprocess.run([*argv, "--out", out], cwd=harness.REPO, env=env, check=True,
                    stdout=subprocess.DEVNULL)
   else:
-    ports = free_ports(workers)
+    ports = localhost.free_ports(workers)
     processes = []
     for index in range(workers):
-      spec = {"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-              "task": {"type": "worker", "index": index}}
       processes.append(subprocess.Popen(
           [*argv, "--out", out, "--strategy", "multiworker"], cwd=harness.REPO,
-          env=dict(env, TF_CONFIG=json.dumps(spec)), stdout=subprocess.DEVNULL))
+          env=dict(env, TF_CONFIG=localhost.tf_config(ports, index)), stdout=subprocess.DEVNULL))
     for process in processes:
       if process.wait() != 0:
         raise RuntimeError(f"a worker failed with status {process.returncode}")

@@ -121,8 +121,23 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertTrue(np.all(np.isfinite(images.numpy())))
 
 
+def kill_after_a_checkpoint(test, process, latest, timeout=240):
+  """kill -9 once `latest` holds a checkpoint past step 0; returns that checkpoint's step."""
+  deadline = time.time() + timeout
+  while time.time() < deadline and process.poll() is None:
+    path = tf.train.latest_checkpoint(latest)
+    if path and not path.endswith("-0"):
+      break
+    time.sleep(0.02)
+  test.assertIsNone(process.poll(), "the run ended before it could be killed")
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  return int(tf.train.latest_checkpoint(latest).rsplit("-", 1)[1])
+
+
 @pytest.mark.slow
 class KillAndResumeTest(tf.test.TestCase):
+
 
   def test_kill_9_then_rerun_reaches_the_same_final_step(self):
     data_dir = fixtures.make_sprite_folder(os.path.join(self.get_temp_dir(), "sprites"))
@@ -131,16 +146,7 @@ class KillAndResumeTest(tf.test.TestCase):
             "--out", out, "--batch-size", "16", "--epochs", "100", "--max-steps", "160",
             "--checkpoint-every", "8", "--dashboard", "plain"]
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    latest = os.path.join(out, "checkpoints", "latest")
-    while time.time() < deadline and process.poll() is None:
-      if tf.train.latest_checkpoint(latest) and not tf.train.latest_checkpoint(latest).endswith("-0"):
-        break
-      time.sleep(0.2)
-    self.assertIsNone(process.poll(), "the run ended before it could be killed")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = int(tf.train.latest_checkpoint(latest).rsplit("-", 1)[1])
+    killed_at = kill_after_a_checkpoint(self, process, os.path.join(out, "checkpoints", "latest"))
     self.assertLess(killed_at, 160)
     self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -202,16 +208,7 @@ class ExactResumeTest(tf.test.TestCase):
     latest = os.path.join(resumed, "checkpoints", "latest")
     process = subprocess.Popen(argv(resumed), cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and process.poll() is None:
-      path = tf.train.latest_checkpoint(latest)
-      if path and not path.endswith("-0"):
-        break
-      time.sleep(0.02)
-    self.assertIsNone(process.poll(), "the run ended before it could be killed")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = int(tf.train.latest_checkpoint(latest).rsplit("-", 1)[1])
+    killed_at = kill_after_a_checkpoint(self, process, latest)
     self.assertLess(killed_at, 48)
     print(f"killed at step {killed_at}")
     result = subprocess.run(argv(resumed), cwd=ROOT, capture_output=True, text=True, timeout=300)

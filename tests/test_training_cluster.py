@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,25 +15,9 @@ import tensorflow as tf
 
 import train_loop
 from tests import fixtures
-from vae.training import cluster
+from vae.training import cluster, localhost
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def tf_config(ports, index):
-  return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                     "task": {"type": "worker", "index": index}})
-
-
-def free_ports(count):
-  """Ports the kernel hands out now; bound to loopback and released at once."""
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
 
 
 def train_argv(data_dir, out, steps, *extra):
@@ -46,10 +29,10 @@ def train_argv(data_dir, out, steps, *extra):
 
 def start_workers(argv, count=2):
   """Starts `count` workers of one job on localhost; their stdout and stderr go to temp files."""
-  ports = free_ports(count)
+  ports = localhost.free_ports(count)
   workers = []
   for index in range(count):
-    env = dict(os.environ, TF_CONFIG=tf_config(ports, index), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CONFIG=localhost.tf_config(ports, index), TF_CPP_MIN_LOG_LEVEL="2")
     out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     process = subprocess.Popen([*argv, "--strategy", "multiworker"], cwd=ROOT, env=env,
                                stdout=out, stderr=err, text=True)
@@ -88,7 +71,7 @@ class RolesTest(tf.test.TestCase):
         self.assertEqual(cluster.is_chief("multiworker"), chief, msg=raw)
         self.assertEqual(cluster.task_name("multiworker"),
                          f"{kind} {index} of {sum(len(v) for v in spec.values())}")
-    with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 1)}):
+    with mock.patch.dict(os.environ, {"TF_CONFIG": localhost.tf_config([1, 2], 1)}):
       self.assertTrue(cluster.is_chief("default"))  # TF_CONFIG matters only to multiworker.
 
   def test_only_the_chief_writes_out_and_killed_workers_dirs_are_swept(self):
@@ -97,13 +80,13 @@ class RolesTest(tf.test.TestCase):
                           capture_output=True, text=True, check=True).stdout.strip()
     stale = tempfile.mkdtemp(prefix=f"pokevae-worker-{dead}-")
     live = tempfile.mkdtemp(prefix=f"pokevae-worker-{os.getpid()}-")
-    with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 1)}):
+    with mock.patch.dict(os.environ, {"TF_CONFIG": localhost.tf_config([1, 2], 1)}):
       worker_dir = cluster.run_dir(out, "multiworker")
     self.assertFalse(os.path.exists(out))
     self.assertFalse(os.path.exists(stale))
     self.assertTrue(os.path.isdir(live))
     self.assertTrue(os.path.basename(worker_dir).startswith(f"pokevae-worker-{os.getpid()}-"))
-    with mock.patch.dict(os.environ, {"TF_CONFIG": tf_config([1, 2], 0)}):
+    with mock.patch.dict(os.environ, {"TF_CONFIG": localhost.tf_config([1, 2], 0)}):
       self.assertEqual(cluster.run_dir(out, "multiworker"), out)
     self.assertTrue(os.path.isdir(out))
     os.rmdir(live)
