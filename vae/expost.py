@@ -148,6 +148,11 @@ class ExPostDensity(tf.Module):
   def fitted(self):
     return int(self.fitted_step.numpy()) >= 0
 
+  @property
+  def components(self):
+    """How many of the slots the stored mixture uses."""
+    return int(np.sum(self.logits.numpy() > _UNUSED_LOGIT / 2))
+
   def assign(self, weights, means, chols, step):
     """Stores a fitted mixture (from `fit_mixture`) at training step `step`."""
     k = len(weights)
@@ -210,4 +215,4 @@ def fit_model(model, train_batches, val_batches, step, seed=0):
   grid = tuple(k for k in (1, 2, 4, 8, 16) if k <= model.expost.max_components)
   weights, means, chols, scores = fit_mixture(train, val, grid, seed=seed)
   model.expost.assign(weights, means, chols, step)
-  return dict(scores=scores, chosen=len(weights))
+  return dict(scores=scores, chosen=model.expost.components)

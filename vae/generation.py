@@ -137,14 +137,7 @@ def load(path, which="best"):
   render = tf.function(model.render,
                        input_signature=[tf.TensorSpec([None, model.code_dim], tf.float32)])
   return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
-                   _sampler_name(model, config), sample, encode, render)
-
-
-def _sampler_name(model, config):
-  # A run may sample from something other than its prior (a density fitted
-  # to the training codes after training); a model that says so is believed.
-  named = getattr(model, "sampler_name", None)
-  return str(named) if named else f"prior: {config.prior}"
+                   model.sampler_name, sample, encode, render)
 
 
 def _from_saved_model(path):
@@ -157,18 +150,18 @@ def _from_saved_model(path):
         f"{path} is not a PokeVAE SavedModel (see vae/export.py): "
         f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
     ) from None
-  config, prior = config_lib.Config(), "unknown"
+  config, sampler = config_lib.Config(), "unknown"
   config_path = os.path.join(path, "assets.extra", "config.json")
   if os.path.exists(config_path):
     try:
       config = config_lib.load(config_path)
     except (OSError, ValueError, TypeError) as error:
       raise GenerationError(f"{config_path} is not a usable run config: {error}") from None
-    prior = config.prior
+    sampler = config.sampler
   image_size, channels = encode_spec.shape[1], encode_spec.shape[3]
   return Generator(
       image_size, channels, decode_spec.shape[1], path, config,
-      f"SavedModel sample (prior: {prior})",
+      f"SavedModel sample (the run's sampler: {sampler})",
       lambda n, t, s: loaded.sample(count=n, temperature=t, seed=s)["images"],
       lambda x: loaded.signatures["encode"](images=x)["mean"],
       lambda z: loaded.signatures["decode"](z=z)["images"])

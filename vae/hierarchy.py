@@ -32,11 +32,15 @@ SCALE_FLOOR = 1e-3
 _UNIT_SCALE_SHIFT = layers.softplus_inverse(1.0)
 
 
+def _scale(raw_scale):
+  """A positive scale, 1 where the network outputs 0."""
+  return tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT) + SCALE_FLOOR
+
+
 def _gaussian(params, temperature=1.0):
   """A diagonal Gaussian over [g, g, c] from params [B, g, g, 2c]."""
   loc, raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
-  scale = tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT) + SCALE_FLOOR
-  return tfd.Independent(tfd.Normal(loc, scale * temperature),
+  return tfd.Independent(tfd.Normal(loc, _scale(raw_scale) * temperature),
                          reinterpreted_batch_ndims=3)
 
 
@@ -81,9 +85,8 @@ class GridLatent(tf.Module):
     """
     params = self.posterior_net(tf.concat([h, tf.cast(features, h.dtype)], -1))
     shift, raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
-    scale = tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT) + SCALE_FLOOR
     return tfd.Independent(
-        tfd.Normal(prior.distribution.loc + shift, scale),
+        tfd.Normal(prior.distribution.loc + shift, _scale(raw_scale)),
         reinterpreted_batch_ndims=3)
 
   def inject(self, h, z):

@@ -10,6 +10,7 @@ that config's defaults (see `vae/config.py`, where they are written once).
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from pipelines.config import check_choice
 from vae import config as config_lib
 from vae import expost
 from vae import hierarchy
@@ -20,7 +21,6 @@ from vae import priors
 
 tfd = tfp.distributions
 
-SAMPLERS = config_lib.SAMPLERS
 _DEFAULT = config_lib.Config()
 
 
@@ -111,8 +111,7 @@ class VAE(tf.Module):
     layers.check_positive_int("latent_dim", latent_dim)
     widths = tuple(widths)
     networks.check_geometry(image_size, channels, widths)
-    if sampler not in SAMPLERS:
-      raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    check_choice("sampler", sampler, config_lib.SAMPLERS)
     sizes = [image_size // 2**(k + 1) for k in range(len(widths))]
     if grid_size and grid_size not in sizes:
       raise ValueError(
@@ -154,9 +153,7 @@ class VAE(tf.Module):
 
   def add_expost(self, latents, components):
     """Gives the model an (unfitted) ex-post density over `latents` ("top" or "all")."""
-    if latents not in config_lib.EXPOST_LATENTS:
-      raise ValueError(f"expost_latents must be one of {', '.join(config_lib.EXPOST_LATENTS)}, "
-                       f"got {latents!r}")
+    check_choice("expost_latents", latents, config_lib.EXPOST_LATENTS)
     self.expost_latents = latents
     size = self.code_dim if latents == "all" else self.latent_dim
     with self.name_scope:

@@ -315,7 +315,7 @@ def describe_expost(model):
   """None for a model without an ex-post density, else what it is."""
   if not hasattr(model, "expost"):
     return None
-  return dict(components=int(np.sum(model.expost.logits.numpy() > -1e8)),
+  return dict(components=model.expost.components,
               latents=model.expost_latents,
               fitted_step=int(model.expost.fitted_step.numpy()))
 
