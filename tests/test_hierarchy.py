@@ -1,5 +1,6 @@
 """Tests for the two-level latent (vae/hierarchy.py) inside the VAE."""
 
+import json
 import math
 import os
 
@@ -7,11 +8,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import tensorflow_probability as tfp
+
+from vae import config as config_lib
+from vae import hierarchy
 from vae import model as model_lib
 from vae import objectives
 
 ARGS = dict(image_size=32, channels=4, widths=(4, 8, 8), latent_dim=3,
-            grid_size=8, grid_channels=2)
+            grid_size=8, grid_channels=2, grid_prior="autoregressive")
+INDEPENDENT = dict(ARGS, grid_prior="independent")
 
 
 def _images(batch=4, seed=(1, 2)):
@@ -51,7 +57,12 @@ class GridModelTest(tf.test.TestCase):
       model_lib.VAE(**dict(ARGS, grid_size=6))
 
   def test_kl_terms_are_non_negative_sum_to_the_rate_and_match_monte_carlo(self):
-    model = _trained_a_little(model_lib.VAE(**ARGS), _images())
+    for args in (ARGS, INDEPENDENT):
+      with self.subTest(grid_prior=args["grid_prior"]):
+        self._check_kl_terms(args)
+
+  def _check_kl_terms(self, args):
+    model = _trained_a_little(model_lib.VAE(**args), _images())
     x = _images(2, seed=(5, 5))
     terms = objectives.elbo_terms(model, x, seed=(3, 4))
     self.assertEqual(terms["rate_per_dim"].shape, [2, model.code_dim])
@@ -76,7 +87,12 @@ class GridModelTest(tf.test.TestCase):
     self.assertAllGreater((4 * se - gap).numpy(), 0.0)
 
   def test_importance_weighted_bound_is_at_least_the_elbo(self):
-    model = _trained_a_little(model_lib.VAE(**ARGS), _images())
+    for args in (ARGS, INDEPENDENT):
+      with self.subTest(grid_prior=args["grid_prior"]):
+        self._check_iwae(args)
+
+  def _check_iwae(self, args):
+    model = _trained_a_little(model_lib.VAE(**args), _images())
     x = _images(3, seed=(6, 6))
     elbo = tf.function(lambda seed: objectives.elbo_terms(model, x, seed=seed)["elbo"])
     elbos = tf.stack([elbo(tf.constant([s, 1])) for s in range(40)])
@@ -93,6 +109,7 @@ class GridModelTest(tf.test.TestCase):
     names = [v.name for v in model.trainable_variables]
     self.assertTrue(any("grid/prior" in n for n in names))
     self.assertTrue(any("grid/posterior" in n for n in names))
+    self.assertTrue(any("grid/chain_in" in n for n in names))
     for name, grad in zip(names, grads):
       self.assertIsNotNone(grad, name)
       self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, name)
@@ -133,6 +150,76 @@ class GridModelTest(tf.test.TestCase):
     self.assertAllEqual(terms["foreground_values"], [16 * 4, 32 * 16 * 4])
     self.assertAllGreater(terms["foreground_distortion"], 0.0)
     self.assertAllGreater(terms["distortion"] - terms["foreground_distortion"], 0.0)
+
+
+class AutoregressivePriorTest(tf.test.TestCase):
+  """The chain p(z2|z1) = prod_i p(z2_i | z2_<i, z1) of `hierarchy.GridLatent`."""
+
+  def _grid(self, seed=3):
+    tf.random.set_seed(seed)
+    grid = hierarchy.GridLatent(6, 2, prior="autoregressive")
+    # Weights larger than the near-zero start, so that the chain's part of
+    # every factor matters (its location moves by about 0.8 sd with the
+    # cells before it), while the scales stay between 0.2 and 5.
+    grid.prior_net.w.assign(tf.random.stateless_normal(grid.prior_net.w.shape, (7, 1)) * 0.05)
+    grid.chain_out.w.assign(tf.random.stateless_normal(grid.chain_out.w.shape, (7, 2)) * 0.04)
+    return grid
+
+  def test_a_cells_factor_depends_only_on_the_cells_before_it(self):
+    grid = self._grid()
+    h = tf.random.stateless_normal([1, 6, 6, 6], (1, 1))
+    z = tf.random.stateless_normal([1, 6, 6, 2], (2, 2))
+    for row, col in ((0, 0), (2, 3), (5, 5)):
+      with tf.GradientTape() as tape:
+        tape.watch(z)
+        params = grid._prior_params(h, z)[0, row, col]
+      grad = tape.gradient(params, z)[0]
+      grad = grad if grad is not None else tf.zeros_like(z[0])
+      seen = tf.reduce_any(tf.abs(grad) > 0, -1).numpy()
+      order = np.arange(36).reshape(6, 6)
+      self.assertFalse(seen[order >= row * 6 + col].any(), (row, col))
+      if (row, col) != (0, 0):
+        self.assertTrue(seen[order < row * 6 + col].any(), (row, col))
+
+  def test_a_sample_is_the_chain_run_on_its_noise(self):
+    # Teacher forcing at a drawn z gives back, cell by cell, the standard
+    # normal noise the sampler scaled: sampling and log_prob are one model.
+    grid = self._grid()
+    h = tf.random.stateless_normal([3, 6, 6, 6], (4, 4))
+    seed = tf.constant([5, 6])
+    for temperature in (1.0, 0.5):
+      z = grid.sample(h, temperature, seed=seed)
+      factors = grid.prior(h, z, temperature).distribution
+      noise = tf.random.stateless_normal(z.shape, tfp.random.sanitize_seed(seed))
+      self.assertAllClose(z, factors.loc + factors.scale * noise, atol=1e-4)
+      self.assertGreater(float(tf.math.reduce_std(z)), 0.1)
+
+  def test_the_density_is_normalised(self):
+    # Importance sampling from a broad Gaussian: E_r[p(z) / r(z)] = 1 when p
+    # integrates to one, here over a 2x2x2 grid (8 dimensions).
+    grid = self._grid(0)
+    h = tf.random.stateless_normal([1, 2, 2, 6], (8, 8))
+    n = 200_000
+    proposal = tfp.distributions.Normal(0.0, 2.0)
+    z = proposal.sample([n, 2, 2, 2], seed=(9, 9))
+    log_p = grid.prior(tf.repeat(h, n, axis=0), z).log_prob(z)
+    log_w = log_p - tf.reduce_sum(proposal.log_prob(z), [1, 2, 3])
+    w = tf.exp(log_w)
+    se = float(tf.math.reduce_std(w)) / math.sqrt(n)
+    self.assertLess(abs(float(tf.reduce_mean(w)) - 1.0), 4 * se)
+    self.assertLess(se, 0.05)
+
+  def test_sampling_compiles_for_an_unknown_batch_size(self):
+    model = model_lib.VAE(**ARGS)
+    codes = tf.function(lambda n: model.sample_codes(n, seed=(1, 2)))
+    self.assertAllClose(codes(tf.constant(3)), model.sample_codes(3, seed=(1, 2)), atol=1e-5)
+
+  def test_old_runs_without_a_grid_prior_load_as_independent(self):
+    values = json.loads(config_lib.Config().to_json())
+    del values["grid_prior"]
+    self.assertEqual(config_lib.from_dict(values).grid_prior, "independent")
+    with self.assertRaisesRegex(ValueError, "grid_prior must be one of"):
+      model_lib.VAE(**dict(ARGS, grid_prior="pixelcnn"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
 SAMPLERS = ("prior", "expost")
+GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
 
@@ -53,6 +54,7 @@ class Config:
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
   grid_channels: int = 4
+  grid_prior: str = "autoregressive"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
   sampler: str = "expost"  # prior | expost: where samples draw their latents from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
@@ -114,6 +116,7 @@ class Config:
     check_choice("likelihood", self.likelihood, LIKELIHOODS)
     check_choice("prior", self.prior, PRIORS)
     check_choice("sampler", self.sampler, SAMPLERS)
+    check_choice("grid_prior", self.grid_prior, GRID_PRIORS)
     check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
     check_choice("dashboard", self.dashboard, DASHBOARDS)
     # The model's stages halve the image; DataConfig allows any size from 8 px.
@@ -189,8 +192,9 @@ def preset(name: str, **overrides) -> Config:
 # Model fields added after runs had been made, with the values of the model
 # those runs trained: a config.json without them is of such a run, and must
 # rebuild that model, not today's default.
-LEGACY_MODEL_FIELDS = dict(grid_size=0, grid_channels=4, grid_temperature=1.0, sampler="prior",
-                         expost_latents="top", expost_components=16)
+LEGACY_MODEL_FIELDS = dict(grid_size=0, grid_channels=4, grid_prior="independent",
+                           grid_temperature=1.0, sampler="prior",
+                           expost_latents="top", expost_components=16)
 
 
 def from_dict(values: dict) -> Config:

@@ -140,6 +140,39 @@ class Conv2D(_Weighted):
     return tf.nn.conv2d(x, w, strides=self.stride, padding="SAME")
 
 
+class MaskedConv2D(Conv2D):
+  """A `Conv2D` that sees only earlier pixels in raster order (PixelCNN).
+
+  van den Oord et al. 2016 ("Pixel Recurrent Neural Networks"): the kernel
+  is zeroed at every tap below the centre and right of it on the centre row,
+  so output (i, j) depends on the rows above i and the pixels left of j. The
+  first layer of a stack also zeroes the centre ("A"), the later ones keep
+  it ("B"), so a stack's output at a pixel never depends on that pixel's own
+  input: an autoregressive model's conditionals, all computed in one pass.
+  Every channel of a pixel is predicted together (no channel ordering).
+  """
+
+  def __init__(self, input_channels, output_channels, *, kernel_size=3,
+               include_centre, gain=ACTIVATION_GAIN, compute_dtype=tf.float32,
+               name=None):
+    """Creates the layer; `include_centre` False is mask "A", True is "B"."""
+    if kernel_size % 2 == 0:
+      raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+    # Only the taps the mask keeps feed the output: about half the kernel.
+    centre = kernel_size // 2
+    kept = centre * kernel_size + centre + (1 if include_centre else 0)
+    super().__init__(input_channels, output_channels, kernel_size=kernel_size,
+                     gain=gain * kernel_size * kernel_size / kept,
+                     compute_dtype=compute_dtype, name=name)
+    mask = [[1.0 if (r < centre or (r == centre and (c < centre or
+                                                     (c == centre and include_centre))))
+             else 0.0 for c in range(kernel_size)] for r in range(kernel_size)]
+    self.mask = tf.constant(mask)[:, :, None, None]
+
+  def _apply(self, x, w):
+    return tf.nn.conv2d(x, w * tf.cast(self.mask, w.dtype), strides=1, padding="SAME")
+
+
 class ConvTranspose2D(_Weighted):
   """Transposed convolution that doubles height and width (NHWC).
 

@@ -49,6 +49,7 @@ class VAE(tf.Module):
                likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
                prior=config.prior, prior_components=config.prior_components,
                grid_size=config.grid_size, grid_channels=config.grid_channels,
+               grid_prior=config.grid_prior,
                grid_temperature=config.grid_temperature, sampler=config.sampler,
                expost_latents=config.expost_latents,
                expost_components=config.expost_components,
@@ -62,6 +63,7 @@ class VAE(tf.Module):
                logistic_mixtures=_DEFAULT.logistic_mixtures, gaussian_scale="channel",
                prior=_DEFAULT.prior, prior_components=_DEFAULT.prior_components,
                grid_size=_DEFAULT.grid_size, grid_channels=_DEFAULT.grid_channels,
+               grid_prior=_DEFAULT.grid_prior,
                grid_temperature=_DEFAULT.grid_temperature, sampler=_DEFAULT.sampler,
                expost_latents=_DEFAULT.expost_latents,
                expost_components=_DEFAULT.expost_components,
@@ -90,6 +92,9 @@ class VAE(tf.Module):
       grid_size: side g of the spatial latent grid, one of the encoder's
         feature-map sizes S / 2**k, k = 1 .. len(widths); 0 for none.
       grid_channels: latent channels of the grid.
+      grid_prior: "independent" draws every grid cell from p(z2_i|z1);
+        "autoregressive" draws them in raster order, each given z1 and the
+        cells before it (see `vae/hierarchy.py`).
       grid_temperature: the grid's sampling temperature, relative to the
         global one: p(z2|z1) is broad where z1 does not determine the detail,
         and sampling it at full width paints that uncertainty as noise (NVAE
@@ -146,7 +151,7 @@ class VAE(tf.Module):
           prior, latent_dim, components=prior_components)
       if grid_size:
         self.grid = hierarchy.GridLatent(
-            widths[self._grid_stage], grid_channels,
+            widths[self._grid_stage], grid_channels, prior=grid_prior,
             compute_dtype=compute_dtype, name="grid")
       if sampler == "expost":
         self.add_expost(expost_latents, expost_components)
@@ -199,8 +204,7 @@ class VAE(tf.Module):
     if not self.grid_size:
       return posterior
     h = self.decoder.top(posterior.mean(), self._grid_top_stages)
-    grid_posterior = self.grid.posterior(
-        h, features[self._grid_stage], self.grid.prior(h)).distribution
+    grid_posterior = self.grid.posterior(h, features[self._grid_stage]).distribution
     batch = tf.shape(x)[0]
     loc = tf.concat([posterior.mean(), tf.reshape(grid_posterior.loc, [batch, -1])], -1)
     scale = tf.concat([posterior.stddev(),
@@ -231,11 +235,13 @@ class VAE(tf.Module):
       return dict(code=z1, likelihood=self.decoder(z1), rate_per_dim=rate,
                   log_q=log_q, log_p=log_p)
     h = self.decoder.top(z1, self._grid_top_stages)
-    grid_prior = self.grid.prior(h)
-    grid_posterior = self.grid.posterior(h, features[self._grid_stage], grid_prior)
+    grid_posterior = self.grid.posterior(h, features[self._grid_stage])
     _, eps = self._split(noise)
     q2 = grid_posterior.distribution
     z2 = q2.loc + q2.scale * eps
+    # An autoregressive prior's factors are those given the draw's own
+    # earlier cells: the KL is analytic per cell given them.
+    grid_prior = self.grid.prior(h, z2)
     grid_rate = tfd.kl_divergence(q2, grid_prior.distribution)
     batch = tf.shape(x)[0]
     likelihood = self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages)
@@ -296,7 +302,7 @@ class VAE(tf.Module):
     if not self.grid_size:
       return z1
     h = self.decoder.top(z1, self._grid_top_stages)
-    z2 = self.grid.prior(h, temperature * self.grid_temperature).sample(seed=grid_seed)
+    z2 = self.grid.sample(h, temperature * self.grid_temperature, seed=grid_seed)
     return self._join(z1, z2)
 
   def sample(self, n, temperature=1.0, seed=None, sampler=None):
