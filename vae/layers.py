@@ -153,9 +153,13 @@ class MaskedConv2D(Conv2D):
   """
 
   def __init__(self, input_channels, output_channels, *, kernel_size=3,
-               include_centre, gain=ACTIVATION_GAIN, compute_dtype=tf.float32,
-               name=None):
-    """Creates the layer; `include_centre` False is mask "A", True is "B"."""
+               include_centre, dilation=1, gain=ACTIVATION_GAIN,
+               compute_dtype=tf.float32, name=None):
+    """Creates the layer; `include_centre` False is mask "A", True is "B".
+
+    A `dilation` d spreads the taps d pixels apart (Yu & Koltun 2016): a tap
+    above or to the left of the centre stays so, and the reach grows with d.
+    """
     if kernel_size % 2 == 0:
       raise ValueError(f"kernel_size must be odd, got {kernel_size}")
     # Only the taps the mask keeps feed the output: about half the kernel.
@@ -168,9 +172,11 @@ class MaskedConv2D(Conv2D):
                                                      (c == centre and include_centre))))
              else 0.0 for c in range(kernel_size)] for r in range(kernel_size)]
     self.mask = tf.constant(mask)[:, :, None, None]
+    self.dilation = dilation
 
   def _apply(self, x, w):
-    return tf.nn.conv2d(x, w * tf.cast(self.mask, w.dtype), strides=1, padding="SAME")
+    return tf.nn.conv2d(x, w * tf.cast(self.mask, w.dtype), strides=1, padding="SAME",
+                        dilations=self.dilation)
 
 
 class ConvTranspose2D(_Weighted):

@@ -172,7 +172,8 @@ class VAE(tf.Module):
     else:
       text = f"ex-post density of the {'whole code' if self.expost_latents == 'all' else 'global latent'}"
     if self.grid_size and not (self.sampler == "expost" and self.expost_latents == "all"):
-      text += f", grid from p(z2|z1) at temperature x {self.grid_temperature:g}"
+      prior = "the autoregressive p(z2|z1)" if self.grid.autoregressive else "p(z2|z1)"
+      text += f", grid from {prior} at temperature x {self.grid_temperature:g}"
     return text
 
   @property
