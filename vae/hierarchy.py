@@ -160,8 +160,14 @@ class GridLatent(tf.Module):
       return self.prior(h, temperature=temperature).sample(seed=seed)
     shape = tf.concat([tf.shape(h)[:3], [self.channels]], 0)
     noise = tf.random.stateless_normal(shape, tfp.random.sanitize_seed(seed))
+    return self._run_chain(h, tf.cast(temperature, tf.float32), noise)
+
+  # Compiled even when called eagerly (the training loop's previews): one
+  # graph instead of g*g eager passes.
+  @tf.function(reduce_retracing=True)
+  def _run_chain(self, h, temperature, noise):
     size = h.shape[1]
-    z = tf.zeros(shape)
+    z = tf.zeros_like(noise)
     # One pass per cell: the cell's factor depends on the cells already drawn
     # (and on the zeros after it, which the masks hide from it).
     for i in tf.range(size * size):
