@@ -68,9 +68,9 @@ def parse_args(argv=None):
                       help="samples drawn for the sample metrics (default: 500)")
   parser.add_argument("--temperature", type=float, default=1.0,
                       help="scale of the sampler for the samples (default: 1.0)")
-  parser.add_argument("--sampler", choices=("prior", "expost"), default=None,
-                      help="draw the global latent of samples from the prior or the "
-                           "ex-post density (default: the run's --sampler)")
+  parser.add_argument("--sampler", choices=("prior", "expost", "blend"), default=None,
+                      help="draw the codes of samples from the prior, the ex-post density, "
+                           "or blends of training codes (default: the run's --sampler)")
   parser.add_argument("--grid-temperature", type=float, default=None,
                       help="sampling temperature of the latent grid relative to --temperature "
                            "(default: the run's)")

@@ -158,6 +158,13 @@ class SpriteData:
       images = transforms.over_background(images, background_rgb(self.config.background)).numpy()
     return images
 
+  def groups(self, split: str) -> np.ndarray:
+    """The species group of every image of a split, in the order of `array` (and of
+    an unaugmented `dataset`): one entry per frame."""
+    check_choice("split", split, SPLITS)
+    return np.array([r.group for r in self.records if r.ok and r.split == split
+                     for _ in range(r.images)])
+
   def summary(self) -> dict:
     """What was found, as JSON-able data."""
     decoded = [r for r in self.records if r.ok]

@@ -35,7 +35,7 @@ class EvaluationTest(tf.test.TestCase):
     cls.model = VAE.from_config(cls.config)
     cls.run_dir = os.path.join(cls.tmp.name, "run")
     cls.prefix = fixtures.make_run(cls.run_dir, cls.config, cls.model)
-    cls.images, cls.train, cls.heldout = evaluation.load_split(cls.config, "test")
+    cls.images, cls.train, cls.heldout, _ = evaluation.load_split(cls.config, "test")
     cls.result = evaluation.compute_report(cls.model, cls.images, cls.train, seed=0, **SETTINGS)
     cls.report = cls.result.report
 
@@ -59,7 +59,7 @@ class EvaluationTest(tf.test.TestCase):
     self.assertIs(self.heldout, self.images)
 
   def test_load_split_of_train_takes_the_memorization_threshold_from_test(self):
-    _, train, heldout = evaluation.load_split(self.config, "train")
+    _, train, heldout, _ = evaluation.load_split(self.config, "train")
     self.assertAllEqual(heldout, self.images)
     self.assertEqual(len(train), len(self.train))
 

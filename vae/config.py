@@ -24,7 +24,7 @@ LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
-SAMPLERS = ("prior", "expost")
+SAMPLERS = ("prior", "expost", "blend")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
@@ -54,9 +54,9 @@ class Config:
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
   grid_channels: int = 4
-  grid_prior: str = "autoregressive"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
+  grid_prior: str = "independent"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
-  sampler: str = "expost"  # prior | expost: where samples draw their latents from.
+  sampler: str = "blend"  # prior | expost | blend: where samples draw their codes from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
   expost_components: int = 4  # most components of the ex-post mixture.
 

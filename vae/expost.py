@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vae import blend
 from vae import layers
 
 tfd = tfp.distributions
@@ -197,8 +198,12 @@ def _codes(model, batches, limit):
   return np.concatenate(codes)[:limit] if codes else np.zeros((0, model.expost.latent_dim))
 
 
-def fit_model(model, train_batches, val_batches, step, seed=0):
+def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None):
   """Fits `model.expost` to the codes of `train_batches`, chosen on `val_batches`.
+
+  For the blend sampler (`vae/blend.py`) the training codes are stored as
+  they are, with `train_groups`, the species group of each training image in
+  the order of `train_batches`; nothing is chosen on validation.
 
   Args:
     model: a `vae.VAE` built with sampler="expost".
@@ -211,6 +216,11 @@ def fit_model(model, train_batches, val_batches, step, seed=0):
     "chosen": the size kept.
   """
   train = _codes(model, train_batches, MAX_FIT_CODES)
+  if isinstance(model.expost, blend.CodeBlend):
+    if train_groups is None:
+      raise ValueError("the blend sampler needs the species group of every training sprite")
+    model.expost.assign(train, np.asarray(train_groups)[:len(train)], step)
+    return dict(scores={}, chosen=model.expost.size)
   val = _codes(model, val_batches, MAX_FIT_CODES)
   grid = tuple(k for k in (1, 2, 4, 8, 16) if k <= model.expost.max_components)
   weights, means, chols, scores = fit_mixture(train, val, grid, seed=seed)

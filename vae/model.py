@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from pipelines.config import check_choice
+from vae import blend
 from vae import config as config_lib
 from vae import expost
 from vae import hierarchy
@@ -101,7 +102,9 @@ class VAE(tf.Module):
         samples its lower groups at 0.6 to 0.8 for the same reason).
       sampler: "prior" draws z1 from p(z1) (and z2 from p(z2|z1)); "expost"
         from the ex-post density fitted to the training codes
-        (`vae/expost.py`), which then exists as variables of the model.
+        (`vae/expost.py`); "blend" between two training codes of different
+        species (`vae/blend.py`). Either of the last two then exists as
+        variables of the model, `self.expost`.
       expost_latents: what the ex-post density covers: "top", z1 only (z2
         then comes from p(z2|z1)), or "all", the whole code. The conditional
         prior draws every grid cell independently given z1, which paints
@@ -153,20 +156,42 @@ class VAE(tf.Module):
         self.grid = hierarchy.GridLatent(
             widths[self._grid_stage], grid_channels, prior=grid_prior,
             compute_dtype=compute_dtype, name="grid")
-      if sampler == "expost":
-        self.add_expost(expost_latents, expost_components)
+      if sampler != "prior":
+        self.add_expost(expost_latents, expost_components, kind=sampler)
 
-  def add_expost(self, latents, components):
-    """Gives the model an (unfitted) ex-post density over `latents` ("top" or "all")."""
+  def add_expost(self, latents, components, kind="expost"):
+    """Gives the model an (unfitted) ex-post sampler, `self.expost`, fitted to training codes.
+
+    `kind` "expost" is a Gaussian mixture over `latents` ("top" or "all");
+    "blend" the training codes themselves, blended (`vae/blend.py`; always
+    the whole code).
+    """
     check_choice("expost_latents", latents, config_lib.EXPOST_LATENTS)
-    self.expost_latents = latents
-    size = self.code_dim if latents == "all" else self.latent_dim
     with self.name_scope:
+      if kind == "blend":
+        self.expost_latents = "all"
+        self.expost = blend.CodeBlend(self.code_dim, name="expost")
+        return
+      self.expost_latents = latents
+      size = self.code_dim if latents == "all" else self.latent_dim
       self.expost = expost.ExPostDensity(size, components, name="expost")
+
+  def has_sampler(self, sampler, latents=None):
+    """Whether `sample_codes(sampler=sampler)` can draw (over `latents`, for "expost")."""
+    module = getattr(self, "expost", None)
+    if sampler == "blend":
+      return isinstance(module, blend.CodeBlend)
+    if sampler == "expost":
+      return isinstance(module, expost.ExPostDensity) and latents in (None, self.expost_latents)
+    return True
 
   @property
   def sampler_name(self):
     """Where `sample` draws from, in words (for reports and generate.json)."""
+    if self.sampler == "blend" and self.has_sampler("blend"):
+      low, high = blend.BLEND_RANGE
+      return (f"blends of two training codes of different species, t in [{low:g}, {high:g}] "
+              f"of the way from one to the other")
     if self.sampler == "prior" or not hasattr(self, "expost"):
       text = "prior"
     else:
@@ -285,16 +310,19 @@ class VAE(tf.Module):
         trades variety for cleaner images.
       seed: a stateless seed (pair of ints or int32 [2] tensor), an int, or
         None, as TFP takes it.
-      sampler: "prior" or "expost"; default the model's own.
+      sampler: "prior", "expost" or "blend"; default the model's own. The
+        blend sampler takes no temperature.
 
     Returns:
       Codes [n, code_dim].
     """
     sampler = sampler or self.sampler
+    if sampler != "prior" and not self.has_sampler(sampler):
+      raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
+    if sampler == "blend":
+      return self.expost.sample(n, tfp.random.sanitize_seed(seed))
     top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
     if sampler == "expost":
-      if not hasattr(self, "expost"):
-        raise ValueError("sampler 'expost' needs a model built with sampler='expost'")
       z1 = self.expost(temperature).sample(n, seed=top_seed)
       if self.expost_latents == "all":
         return z1

@@ -45,6 +45,7 @@ import tensorflow as tf
 
 import pipelines
 from pipelines.errors import first_line
+from vae import blend
 from vae import config as config_lib
 from vae import expost
 from vae import objectives
@@ -112,7 +113,9 @@ def load_model(path, which="best"):
 
 
 def load_split(config, split, data_dir=None, limit=None):
-  """The split's images and the training images, float32 [N, S, S, C] in [0, 1].
+  """The split's images, the training images (float32 [N, S, S, C] in [0, 1]),
+  the held-out images for the near-copy threshold, and the training images'
+  species groups.
 
   `limit` keeps the split's first images only (in file order), for a quick
   check of a model against figures recorded on the same images.
@@ -135,7 +138,7 @@ def load_split(config, split, data_dir=None, limit=None):
     raise EvaluationError(
         f"the test split of {data_config.folder} is empty: memorization on the train "
         "split needs held-out sprites for its threshold")
-  return images, train, heldout
+  return images, train, heldout, data.groups("train")
 
 
 def _stream(seed, stream, count):
@@ -199,7 +202,7 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
     num_samples: samples drawn from the prior, >= 2.
     temperature: scale of the sampler for the samples.
     seed: integer seed of every random draw.
-    sampler: "prior" or "expost"; default the model's own.
+    sampler: "prior", "expost" or "blend"; default the model's own.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -289,14 +292,15 @@ def checkpoint_step(prefix):
   return int(match.group(1)) if match else -1
 
 
-def ensure_expost(model, prefix, train, val):
+def ensure_expost(model, prefix, train, val, train_groups=None):
   """Makes sure the ex-post density belongs to the restored weights.
 
   A run refits both of its checkpoints' densities when it ends; a checkpoint
   written before that (an interrupted run, a `latest` mid-run) may hold one
   fitted to older weights, or none. Such a density is refitted here on
   `train` and chosen on `val`, a callable returning the validation sprites
-  (called only then), and the report says so.
+  (called only then), and the report says so. The blend sampler needs
+  `train_groups`, the species group of each training image.
 
   Returns:
     Whether the density was refitted (False for a model without one).
@@ -307,7 +311,8 @@ def ensure_expost(model, prefix, train, val):
   refitted = int(model.expost.fitted_step.numpy()) != step
   if refitted:
     val = val()
-    expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step)
+    expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step,
+                     train_groups=train_groups)
   return refitted
 
 
@@ -315,7 +320,11 @@ def describe_expost(model):
   """None for a model without an ex-post density, else what it is."""
   if not hasattr(model, "expost"):
     return None
-  return dict(components=model.expost.components,
+  if isinstance(model.expost, blend.CodeBlend):
+    return dict(kind="blend", codes=model.expost.size, neighbours=blend.NEIGHBOURS,
+                blend_range=list(blend.BLEND_RANGE), latents="all",
+                fitted_step=int(model.expost.fitted_step.numpy()))
+  return dict(kind="mixture", components=model.expost.components,
               latents=model.expost_latents,
               fitted_step=int(model.expost.fitted_step.numpy()))
 
@@ -327,17 +336,18 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
     (model, config, config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load_model(path, which)
-  images, train, heldout = load_split(config, split, data_dir, limit)
+  images, train, heldout, train_groups = load_split(config, split, data_dir, limit)
   latents = settings.pop("expost_latents", None) or model.expost_latents
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
     model.grid_temperature = grid_temperature
-  if settings.get("sampler") == "expost" and (
-      not hasattr(model, "expost") or latents != model.expost_latents):
-    # A run trained to sample from its prior, or asked for a density over other
-    # latents than its own, gets a new ex-post density here (fitted below).
-    model.add_expost(latents, config.expost_components)
-  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0])
+  sampler = settings.get("sampler")
+  if sampler in ("expost", "blend") and not model.has_sampler(sampler, latents):
+    # A run trained with another sampler, or asked for a density over other
+    # latents than its own, gets a new ex-post sampler here (fitted below).
+    model.add_expost(latents, config.expost_components, kind=sampler)
+  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0],
+                           train_groups)
   result = compute_report(model, images, train, heldout, **settings)
   result.report.update(split=split, checkpoint=prefix)
   if result.report["expost"] is not None:

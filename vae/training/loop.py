@@ -288,7 +288,7 @@ def end_of_epoch(run, epoch, step):
 def preview_codes(run):
   """The same seeded codes every epoch, from the run's sampler once it can draw."""
   model = run.model
-  sampler = "expost" if hasattr(model, "expost") and model.expost.fitted else "prior"
+  sampler = model.sampler if hasattr(model, "expost") and model.expost.fitted else "prior"
   return model.sample_codes(len(run.preview_images), seed=[run.config.seed, 1], sampler=sampler)
 
 
@@ -303,7 +303,11 @@ def expost_due(run, epoch):
 def fit_expost(run):
   """Fits the ex-post density to the training codes of the current weights."""
   fit = expost.fit_model(run.model, run.data.dataset("train", VALIDATION_BATCH, training=False),
-                         run.val_dataset, step=run.step, seed=run.config.seed)
+                         run.val_dataset, step=run.step, seed=run.config.seed,
+                         train_groups=run.data.groups("train"))
+  if not fit["scores"]:
+    run.board.message(f"blend sampler: {fit['chosen']} training codes")
+    return
   scores = ", ".join(f"{k}: {v:.1f}" for k, v in fit["scores"].items())
   run.board.message(f"ex-post density: {fit['chosen']} components "
                     f"(mean validation log-likelihood by size: {scores})")
