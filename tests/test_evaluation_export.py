@@ -69,16 +69,23 @@ CLEAN_LOAD = textwrap.dedent("""
 
 
 class ExportTest(tf.test.TestCase):
+  """The export of a model whose sampler is a fitted ex-post density."""
+
+  SAMPLER = "expost"
+
+  @staticmethod
+  def fit_sampler(density):
+    # A fitted ex-post density far from the prior: the export must sample from it.
+    dim = density.latent_dim
+    density.assign(np.array([0.5, 0.5]), np.stack([np.full(dim, 2.0), np.full(dim, -2.0)]),
+                   np.tile(0.3 * np.eye(dim), (2, 1, 1)), step=1)
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     tf.random.set_seed(1)
-    cls.model = VAE.from_config(config_lib.preset("smoke"))
-    # A fitted ex-post density far from the prior: the export must sample from it.
-    dim = cls.model.expost.latent_dim
-    cls.model.expost.assign(np.array([0.5, 0.5]), np.stack([np.full(dim, 2.0), np.full(dim, -2.0)]),
-                            np.tile(0.3 * np.eye(dim), (2, 1, 1)), step=1)
+    cls.model = VAE.from_config(config_lib.preset("smoke", sampler=cls.SAMPLER))
+    cls.fit_sampler(cls.model.expost)
     cls.tmp = tempfile.TemporaryDirectory()
     cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
                                   config_json='{"latent_dim": 8}')
@@ -213,6 +220,18 @@ class ExportTest(tf.test.TestCase):
     in_python = self.loaded.sample(count=tf.constant(3), temperature=tf.constant(0.7),
                                    seed=tf.constant([5, 1]))["images"]
     self.assertSameImages(outputs[0], in_python)
+
+
+class BlendExportTest(ExportTest):
+  """The same export with the blend sampler, whose codes have no fixed count."""
+
+  SAMPLER = "blend"
+
+  @staticmethod
+  def fit_sampler(codes):
+    rng = np.random.default_rng(3)
+    points = 2.0 * np.sign(rng.normal(size=(40, codes.latent_dim)))
+    codes.assign(points, np.array([f"s{i}" for i in range(40)]), step=1)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class GenerateProgramTest(tf.test.TestCase):
       record = json.load(f)
     self.assertEndsWith(record["checkpoint"], "ckpt-1")
     self.assertEqual(record["mode"], "sample")
-    self.assertIn("ex-post density", record["sampler"])
+    self.assertIn("blends of two training codes", record["sampler"])
     settings = record["settings"]
     self.assertEqual((settings["seed"], settings["temperature"], settings["n"], settings["size"],
                       settings["scale"], settings["pixel_art"], settings["format"]),

@@ -58,7 +58,7 @@ class GenerationTest(tf.test.TestCase):
                        (32, 4, 8 + 8 * 8 * 2))  # the smoke model's global latent and grid
       self.assertEqual(generator.config.prior, "normal")
     self.assertEndsWith(self.from_run.checkpoint, "ckpt-1")
-    self.assertIn("ex-post density", self.from_run.sampler)
+    self.assertIn("blends of two training codes", self.from_run.sampler)
 
   def test_samples_repeat_for_a_seed_and_differ_between_seeds(self):
     for generator in (self.from_run, self.from_export):

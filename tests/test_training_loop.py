@@ -84,7 +84,8 @@ class RollbackTest(tf.test.TestCase):
   def test_restores_the_weights_but_keeps_the_counters_and_halves_the_learning_rate(self):
     weights = [v.numpy() for v in self.model.variables]
     for variable in self.model.variables:
-      variable.assign(tf.fill(variable.shape, np.nan) if variable.dtype.is_floating else variable)
+      variable.assign(tf.fill(tf.shape(variable), tf.constant(np.nan, variable.dtype))
+                      if variable.dtype.is_floating else variable)
     self.state.skipped_steps.assign(7)
     self.assertEqual(loop.rollback(self.run), self.good)
     for before, variable in zip(weights, self.model.variables):

@@ -44,32 +44,38 @@ _BLOCK = 1024
 
 
 def partners(codes, groups, k=NEIGHBOURS):
-  """Each code's k nearest codes (Euclidean) of another group, [N, k] int32.
+  """Each code's k nearest codes (Euclidean) of another group, nearest first, [N, k] int32.
+
+  Where the data hold fewer than k codes of other groups for some code (a
+  small data folder), every row keeps as many as all rows have, repeated to
+  k columns, so each is drawn about equally often.
 
   Args:
     codes: [N, D] float array.
     groups: [N] species group of each code (`pipelines.splits.group_of`).
-    k: partners per code; fewer codes of other groups than k is an error.
+    k: partners per code.
 
   Raises:
-    ValueError: some code has fewer than k codes of other groups.
+    ValueError: all codes are of one group.
   """
   codes = np.asarray(codes, np.float64)
   groups = np.asarray(groups)
-  others = len(groups) - np.max(np.unique(groups, return_counts=True)[1])
-  if others < k:
+  fewest = len(groups) - np.max(np.unique(groups, return_counts=True)[1])
+  if fewest < 1:
     raise ValueError(
-        f"the blend sampler needs at least {k} training sprites of other species for "
-        f"every sprite, got {others}: train on more species, or use --sampler expost")
+        "the blend sampler needs training sprites of at least two species, got one "
+        f"({groups[0]}): train on more species, or use --sampler expost")
+  found = min(k, fewest)
   squared = np.sum(codes**2, axis=1)
   out = np.empty((len(codes), k), np.int32)
   for start in range(0, len(codes), _BLOCK):
     rows = slice(start, start + _BLOCK)
     distance = squared[rows, None] + squared[None] - 2 * codes[rows] @ codes.T
     distance[groups[rows, None] == groups[None]] = np.inf
-    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+    nearest = np.argpartition(distance, found - 1, axis=1)[:, :found]
     order = np.take_along_axis(distance, nearest, 1).argsort(1)
-    out[rows] = np.take_along_axis(nearest, order, 1)
+    nearest = np.take_along_axis(nearest, order, 1)
+    out[rows] = np.tile(nearest, (1, -(-k // found)))[:, :k]
   return out
 
 
@@ -95,7 +101,10 @@ class CodeBlend(tf.Module):
   @property
   def size(self):
     """How many training codes it blends."""
-    return int(tf.shape(self.codes)[0])
+    return int(self.size_tensor())
+
+  def size_tensor(self):
+    return tf.shape(self.codes)[0]
 
   def assign(self, codes, groups, step):
     """Stores the training codes [N, code_dim] and their species groups [N] at `step`."""

@@ -320,7 +320,12 @@ class VAE(tf.Module):
     if sampler != "prior" and not self.has_sampler(sampler):
       raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
     if sampler == "blend":
-      return self.expost.sample(n, tfp.random.sanitize_seed(seed))
+      # Until it holds training codes (a model not yet fitted) it draws from
+      # the prior, as an unfitted ex-post density is N(0, I).
+      seed = tfp.random.sanitize_seed(seed)
+      return tf.cond(self.expost.size_tensor() > 0,
+                     lambda: self.expost.sample(n, seed),
+                     lambda: self.sample_codes(n, temperature, seed, sampler="prior"))
     top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
     if sampler == "expost":
       z1 = self.expost(temperature).sample(n, seed=top_seed)
