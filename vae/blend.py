@@ -25,7 +25,8 @@ does not apply to it.
 The codes (posterior means of the unaugmented training sprites, float16)
 and each code's partners are variables, so they live in the checkpoint and
 the SavedModel; their number is the training set's, unknown when the model
-is built, so the variables have an unknown first dimension.
+is built, so the variables have an unknown first dimension (and the
+partners an unknown second one: a checkpoint keeps the partners it found).
 """
 
 import numpy as np
@@ -89,7 +90,7 @@ class CodeBlend(tf.Module):
       self.codes = tf.Variable(tf.zeros([0, code_dim], tf.float16), trainable=False,
                                shape=tf.TensorShape([None, code_dim]), name="codes")
       self.partners = tf.Variable(tf.zeros([0, NEIGHBOURS], tf.int32), trainable=False,
-                                  shape=tf.TensorShape([None, NEIGHBOURS]), name="partners")
+                                  shape=tf.TensorShape([None, None]), name="partners")
       # The training step the codes are from; -1: never fitted.
       self.fitted_step = tf.Variable(tf.constant(-1, tf.int64), trainable=False,
                                      name="fitted_step")
@@ -120,7 +121,8 @@ class CodeBlend(tf.Module):
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
     count = tf.shape(self.codes)[0]
     first = tf.random.stateless_uniform([n], seeds[0], maxval=count, dtype=tf.int32)
-    column = tf.random.stateless_uniform([n], seeds[1], maxval=NEIGHBOURS, dtype=tf.int32)
+    column = tf.random.stateless_uniform([n], seeds[1], maxval=tf.shape(self.partners)[1],
+                                         dtype=tf.int32)
     second = tf.gather_nd(self.partners, tf.stack([first, column], 1))
     low, high = BLEND_RANGE
     t = tf.random.stateless_uniform([n, 1], seeds[2], minval=low, maxval=high)
