@@ -81,7 +81,7 @@ def parse_args(argv=None):
   parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
   parser.add_argument("--temperature", type=_positive("--temperature"), default=1.0,
                       help="sampler scale: 1 is the model's own, lower is cleaner and "
-                           "less varied (default: 1.0)")
+                           "less varied; the blend sampler has none (default: 1.0)")
   parser.add_argument("--scale", type=_at_least(1, "--scale"), default=1, metavar="K",
                       help="nearest-neighbour upscaling of every pixel (default: 1)")
   parser.add_argument("--size", choices=("native", "96"), default="native",

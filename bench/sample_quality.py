@@ -5,8 +5,8 @@
 Each variant is `train_loop.py` with the flags in `VARIANTS` below, run alone
 (one at a time, so each has the machine's cores) for `--minutes` with
 `--max-minutes`, then `evaluate.py` on the test split once per sampler in
-`SAMPLERS` (the ex-post density is refitted by evaluate.py when the run trained
-another one). Every variant uses the same short schedule (a 600-step beta
+`SAMPLERS` (the ex-post sampler is refitted by evaluate.py when the run trained
+another one). With --table-only, rows whose report is missing are left out. Every variant uses the same short schedule (a 600-step beta
 warm-up, a cosine over 100 epochs), so that each has left the warm-up well
 before the budget ends. It writes OUT/NAME/ (the run and its eval-*/ folders)
 and OUT/table.md, the table of bench/README.md. A full run takes about
@@ -47,8 +47,8 @@ VARIANTS = {
                               "--max-steps", "1900", "--data-dir", ALL_FRAMES_FRONT],
 }
 # (name, evaluate.py flags): the prior; the ex-post density of the global
-# latent, the grid drawn from p(z2|z1) at two temperatures; the ex-post
-# density of the whole code.
+# latent, the grid drawn from p(z2|z1) at three temperatures; the ex-post
+# density of the whole code; blends of training codes (vae/blend.py).
 SAMPLERS = (
     ("prior", ["--sampler", "prior", "--grid-temperature", "1.0"]),
     ("expost-top", ["--sampler", "expost", "--expost-latents", "top", "--grid-temperature", "1.0"]),
@@ -57,6 +57,7 @@ SAMPLERS = (
     ("expost-top-grid0.5", ["--sampler", "expost", "--expost-latents", "top",
                             "--grid-temperature", "0.5"]),
     ("expost-all", ["--sampler", "expost", "--expost-latents", "all"]),
+    ("blend", ["--sampler", "blend"]),
 )
 COLUMNS = (
     ("steps", lambda s, r: f"{s['steps']}"),
@@ -70,6 +71,7 @@ COLUMNS = (
     ("sample alpha hardness", lambda s, r: f"{r['alpha_hardness']['samples']:.2f}"),
     ("KID", lambda s, r: f"{r['kid']:.4f}"),
     ("precision / recall", lambda s, r: f"{r['precision']:.2f} / {r['recall']:.2f}"),
+    ("near-copies", lambda s, r: f"{r['memorization']['near_copy_fraction']:.3f}"),
 )
 
 

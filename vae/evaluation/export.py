@@ -18,9 +18,10 @@ Signatures (S = image size, C = channels, D = latent size, N = batch):
   sample(count: int32 [], temperature: float32 [], seed: int32 [2] or [0])
       -> images: float32 [count, S, S, C] in [0, 1]
       Draws latents from the sampler the run uses for its samples (the
-      prior, or a density fitted to the training codes after training) at
-      `temperature` (1 is the sampler itself; below 1 trades variety for
-      cleaner sprites) and renders p(x|z). With a seed of two integers the
+      prior, a density fitted to the training codes after training, or
+      blends of two training codes) at `temperature` (1 is the sampler
+      itself; below 1 trades variety for cleaner sprites; the blend sampler
+      ignores it) and renders p(x|z). With a seed of two integers the
       draw uses stateless random ops: the same seed gives the same sprites,
       in any process. The seed is optional: from Python leave it out, from
       a signature call pass an empty one (`seed=[]`), and every call draws
