@@ -337,7 +337,7 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
   """
   model, config, prefix, config_path = load_model(path, which)
   images, train, heldout, train_groups = load_split(config, split, data_dir, limit)
-  latents = settings.pop("expost_latents", None) or model.expost_latents
+  latents = settings.pop("expost_latents", None) or config.expost_latents
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
     model.grid_temperature = grid_temperature
