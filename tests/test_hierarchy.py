@@ -14,6 +14,7 @@ from vae import config as config_lib
 from vae import hierarchy
 from vae import model as model_lib
 from vae import objectives
+from vae.evaluation import export
 
 ARGS = dict(image_size=32, channels=4, widths=(4, 8, 8), latent_dim=3,
             grid_size=8, grid_channels=2, grid_prior="autoregressive")
@@ -213,6 +214,16 @@ class AutoregressivePriorTest(tf.test.TestCase):
     model = model_lib.VAE(**ARGS)
     codes = tf.function(lambda n: model.sample_codes(n, seed=(1, 2)))
     self.assertAllClose(codes(tf.constant(3)), model.sample_codes(3, seed=(1, 2)), atol=1e-5)
+
+  def test_an_export_samples_the_chain_as_the_model_does(self):
+    model = model_lib.VAE.from_config(
+        config_lib.preset("smoke", sampler="prior", grid_prior="autoregressive"))
+    directory = export.export(model, os.path.join(self.get_temp_dir(), "saved"),
+                              config_json="{}")
+    loaded = tf.saved_model.load(directory)
+    seed = tf.constant([3, 0])
+    images = loaded.sample(count=tf.constant(3), temperature=tf.constant(1.0), seed=seed)
+    self.assertAllClose(images["images"], model.sample(3, seed=seed), atol=1e-5)
 
   def test_old_runs_without_a_grid_prior_load_as_independent(self):
     values = json.loads(config_lib.Config().to_json())

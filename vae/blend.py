@@ -13,14 +13,13 @@ creature), and a point between them, a share t ~ U(`BLEND_RANGE`) of the way:
 
     z = (1 - t) c_i + t c_j.
 
-This is the latent mixup of the interpolation literature, used to sample
-(e.g. Berthelot et al. 2019, "Understanding and Improving Interpolation in
-Autoencoders via an Adversarial Regularizer"); with t kept away from 0 and 1
-every sample is at least a third of the way from each of its two sprites,
-and `report.json`'s near-copy detector counts those that still come out
-close to one sprite.
-It is a sampler, not a density: it has no log-likelihood, and `temperature`
-does not apply to it.
+Mixing the codes of two training examples to make a new one is the idea of
+Beckham et al. 2019 ("On Adversarial Mixup Resynthesis"); here the mix is
+kept to near neighbours, where the path stays on sprites. With t kept away
+from 0 and 1 every sample is at least a third of the way from each of its
+two sprites, and `report.json`'s near-copy detector counts those that still
+come out close to one of them. It is a sampler, not a density: it has no
+log-likelihood, and `temperature` does not apply to it.
 
 The codes (posterior means of the unaugmented training sprites, float16)
 and each code's partners are variables, so they live in the checkpoint and
@@ -34,10 +33,10 @@ import tensorflow as tf
 
 # The nearest codes of other species that a code is blended with, and where
 # t, the share of the way from c_i to c_j, is drawn from. Measured on the
-# default model (bench/README.md): 8 neighbours and t in [0.25, 0.75] flag
-# 26 % of samples as near-copies, t in [0.4, 0.6] still 14 %; 32 neighbours
-# and [0.35, 0.65], 10 %. Three-way blends come out smoother and are
-# flagged more often (18 %).
+# previous default run's weights (bench/README.md, section 8): 8 neighbours
+# and t in [0.25, 0.75] flag 26 % of samples as near-copies, t in [0.4, 0.6]
+# still 14 %; 32 neighbours and [0.35, 0.65], 10 %. Three-way blends come
+# out smoother and are flagged more often (18 %).
 NEIGHBOURS = 32
 BLEND_RANGE = (0.35, 0.65)
 # Rows of the distance matrix computed at once while finding partners.

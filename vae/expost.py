@@ -202,8 +202,9 @@ def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None
   """Fits `model.expost` to the codes of `train_batches`, chosen on `val_batches`.
 
   For the blend sampler (`vae/blend.py`) the training codes are stored as
-  they are, with `train_groups`, the species group of each training image in
-  the order of `train_batches`; nothing is chosen on validation.
+  they are (the first `MAX_FIT_CODES`), with `train_groups`, the species
+  group of each training image in the order of `train_batches`; nothing is
+  chosen on validation.
 
   Args:
     model: a `vae.VAE` built with sampler="expost".

@@ -33,7 +33,10 @@ above and to the left. The conditionals come from masked convolutions
 one pass at the posterior's draw (teacher forcing), and the grid's KL is
 analytic per cell given the cells before it; sampling takes g*g passes.
 The posterior is then a shift of the part of the prior that depends on z1
-alone (the chain's part depends on the draw itself).
+alone (the chain's part depends on the draw itself). Measured on the
+sprites (bench/README.md, section 8), the chain tightens the bound a little
+but takes over the silhouette from z1, and its samples break into pieces:
+it is an option, not the default.
 """
 
 import tensorflow as tf

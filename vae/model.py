@@ -167,6 +167,7 @@ class VAE(tf.Module):
     the whole code).
     """
     check_choice("expost_latents", latents, config_lib.EXPOST_LATENTS)
+    check_choice("kind", kind, ("expost", "blend"))
     with self.name_scope:
       if kind == "blend":
         self.expost_latents = "all"

@@ -321,7 +321,8 @@ def describe_expost(model):
   if not hasattr(model, "expost"):
     return None
   if isinstance(model.expost, blend.CodeBlend):
-    return dict(kind="blend", codes=model.expost.size, neighbours=blend.NEIGHBOURS,
+    return dict(kind="blend", codes=model.expost.size,
+                neighbours=int(tf.shape(model.expost.partners)[1]),
                 blend_range=list(blend.BLEND_RANGE), latents="all",
                 fitted_step=int(model.expost.fitted_step.numpy()))
   return dict(kind="mixture", components=model.expost.components,
