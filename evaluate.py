@@ -17,8 +17,8 @@ held-out split, prints it as a table (or JSON with --json) and writes, into
   traversals.png          8 rows, the most informative latent dimensions
                           (largest kl_per_dim): a held-out sprite, then its
                           code with that dimension moved -3 .. +3
-  nearest_neighbors.png   the 16 samples closest to a training sprite, each
-                          above that sprite
+  nearest_neighbors.png   the 16 samples most like a copy of a training sprite
+                          (by the pixel-space ratio test), each above it
   samples_pixel_art.png   with --pixel-art: the samples in 16 colours each,
                           with a hard alpha edge
 
@@ -155,7 +155,15 @@ def report_table(report):
   table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:3]),
                 "largest per-dimension KL, nats")
   table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
-                f"near-copies (< {copies['threshold']:.3f} RMS) *")
+                f"near-copies by the ratio test (< {copies['threshold']:.3f}) *")
+  table.add_row("memorization (pixels)", f"{copies['pixel_near_copy_fraction']:.3f}",
+                "near-copies by the ratio test on 32 px composites")
+  for name, scores in (report["realism"] or {}).items():
+    table.add_row(f"realism ({name})", f"{scores['accuracy']:.3f}",
+                  f"convnet tells them from held-out: 0.5 cannot; log-loss "
+                  f"{scores['log_loss']:.3f}")
+    table.add_row(f"realism, linear ({name})", f"{scores['linear_accuracy']:.3f}",
+                  "the same, linear on pixels and gradients: texture fools it")
   shapes, sharp, hard = report["silhouette"], report["sharpness"], report["alpha_hardness"]
   for name in ("samples", "reconstructions"):
     table.add_row(f"one_piece ({name})",

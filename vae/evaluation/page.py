@@ -66,6 +66,21 @@ MEANINGS = {
                                             "to its nearest training sprite",
     "memorization.distinct_neighbours": "share of samples whose nearest training sprite "
                                         "no other sample shares (1 when samples differ)",
+    "memorization.pixel_near_copy_fraction": "the same share of near-copies, judged on the "
+                                             "pixels (32 px composites) instead of features",
+    "memorization.pixel_threshold": "ratio below which a sample counts as a near-copy in pixels",
+    "memorization.pixel_threshold_definition": "how that ratio was chosen",
+    "realism": "classifier two-sample tests against held-out sprites (none: too few images)",
+    "realism.*.accuracy": "how often a small convnet tells these images from held-out "
+                          "sprites it did not train on: 0.5 cannot tell them apart, 1.0 "
+                          "always can (lower is better)",
+    "realism.*.log_loss": "that convnet's held-out log-loss, nats: it grades even when the "
+                          "accuracy is near 1 (higher is harder to tell apart; 0.693 is chance)",
+    "realism.*.linear_accuracy": "the same test with a linear classifier on pixels and "
+                                 "gradients: texture can fool it, so read it beside the "
+                                 "convnet's",
+    "realism.*.linear_log_loss": "that linear classifier's held-out log-loss, nats",
+    "realism.*.count": "images of each set in the test",
     "bits_per_dim_foreground": "bits per value over the sprite's own pixels only, so the "
                                "empty canvas does not flatter it (lower is better)",
     "rate_by_level.*": "the rate carried by each level of the latent code, nats per image",

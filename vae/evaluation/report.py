@@ -49,7 +49,7 @@ from vae import blend
 from vae import config as config_lib
 from vae import expost
 from vae import objectives
-from vae.evaluation import appearance, features, metrics
+from vae.evaluation import appearance, features, metrics, realism
 from vae.model import VAE
 from vae.training import checkpoints
 
@@ -58,7 +58,7 @@ REPORT_KEYS = (
     "bits_per_dim_foreground", "iw_samples", "active_units", "latent_dim",
     "kl_per_dim", "rate_by_level", "recon_psnr", "recon_ssim", "silhouette",
     "sharpness", "alpha_hardness", "fd", "kid", "kid_std", "precision",
-    "recall", "density", "coverage", "memorization", "split", "num_images",
+    "recall", "density", "coverage", "memorization", "realism", "split", "num_images",
     "num_samples", "temperature", "grid_temperature", "sampler", "expost", "checkpoint",
     "seed")
 
@@ -71,6 +71,9 @@ IWAE_CHUNK = 32
 # Neighbours that set a PRDC ball (Naeem et al. 2020 use 5).
 PRDC_K = 5
 MEMORIZATION_QUANTILE = 0.05
+# Fewest images per set for the two-sample tests: below it their folds are
+# too small to say anything (a quick --limit evaluation skips them).
+REALISM_MIN_IMAGES = 50
 
 # Independent random streams, one per use of randomness.
 _ELBO_STREAM, _IWAE_STREAM, _SAMPLE_STREAM = 1, 2, 3
@@ -114,8 +117,8 @@ def load_model(path, which="best"):
 
 def load_split(config, split, data_dir=None, limit=None):
   """The split's images, the training images (float32 [N, S, S, C] in [0, 1]),
-  the held-out images for the near-copy threshold, and the training images'
-  species groups.
+  the held-out images for the near-copy threshold and the two-sample tests,
+  and the species groups (of the training images, of the held-out ones).
 
   `limit` keeps the split's first images only (in file order), for a quick
   check of a model against figures recorded on the same images.
@@ -133,12 +136,16 @@ def load_split(config, split, data_dir=None, limit=None):
   if len(train) < 1:
     raise EvaluationError(f"the train split of {data_config.folder} is empty")
   # The memorization threshold needs sprites the model never saw.
-  heldout = images if split != "train" else data.array("test").astype(np.float32) / 255.0
+  heldout_split = split if split != "train" else "test"
+  heldout = data.array(heldout_split).astype(np.float32) / 255.0
+  heldout_groups = data.groups(heldout_split)
+  if split != "train":
+    heldout, heldout_groups = heldout[:limit], heldout_groups[:limit]
   if len(heldout) == 0:
     raise EvaluationError(
         f"the test split of {data_config.folder} is empty: memorization on the train "
         "split needs held-out sprites for its threshold")
-  return images, train, heldout, data.groups("train")
+  return images, train, heldout, (data.groups("train"), heldout_groups)
 
 
 def _stream(seed, stream, count):
@@ -182,6 +189,7 @@ class Evaluation:
   images: np.ndarray  # evaluated split [N, S, S, C]
   train: np.ndarray  # training split [M, S, S, C]
   samples: np.ndarray  # [num_samples, S, S, C]
+  # In pixel space (`realism.pixel_copies`), what nearest_neighbors.png shows:
   nearest_index: np.ndarray  # each sample's nearest training sprite [num_samples]
   nearest_distance: np.ndarray  # RMS distance to it [num_samples]
   # Its distance over that to the second-nearest: near 0 for a copy [num_samples].
@@ -189,20 +197,23 @@ class Evaluation:
 
 
 def compute_report(model, images, train, heldout=None, *, iw_samples, num_samples,
-                   temperature=1.0, seed=0, sampler=None):
+                   temperature=1.0, seed=0, sampler=None, groups=None):
   """Computes the report on `images` (see the module docstring).
 
   Args:
     model: a `vae.model.VAE`.
     images: the evaluated split, float32 [N, S, S, C] in [0, 1], N >= 2.
     train: the training split, same layout (for memorization).
-    heldout: sprites the model never saw, for the memorization threshold;
-      default `images`.
+    heldout: sprites the model never saw, for the memorization threshold
+      and the two-sample tests; default `images`.
     iw_samples: importance samples K of the IWAE bound.
     num_samples: samples drawn from the prior, >= 2.
     temperature: scale of the sampler for the samples.
     seed: integer seed of every random draw.
     sampler: "prior", "expost" or "blend"; default the model's own.
+    groups: (species groups of `train`, of `heldout`), which keep a
+      species within one fold of the two-sample tests; without them
+      `realism` is None.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -212,7 +223,33 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
     raise EvaluationError(
         f"need at least 2 images and 2 samples, got {len(images)} and {num_samples}")
   sampler = sampler or model.sampler
+  heldout = images if heldout is None else heldout
   terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples, sampler)
+  terms, iwae = _likelihood_terms(terms_fn, iwae_fn, images, seed)
+  samples = _draw_samples(sample_fn, num_samples, temperature, seed)
+  copies = _near_copies(samples, train, heldout)
+  report = dict(
+      **_likelihood_report(model, terms, iwae, iw_samples),
+      recon_psnr=metrics.psnr(images, terms["reconstruction"]),
+      recon_ssim=metrics.ssim(images, terms["reconstruction"]),
+      **appearance.compare(heldout, samples=samples, reconstructions=terms["reconstruction"]),
+      **_feature_report(images, samples, num_samples, seed),
+      memorization=copies["report"],
+      realism=_realism(model, samples, train, heldout, groups, seed),
+      num_images=len(images),
+      num_samples=int(num_samples),
+      temperature=float(temperature),
+      grid_temperature=float(model.grid_temperature) if model.grid_size else None,
+      sampler=sampler,
+      expost=describe_expost(model),
+      seed=int(seed))
+  pixel = copies["pixel"]
+  return Evaluation(report, images, train, samples, pixel["nearest_index"],
+                    pixel["nearest_distance"], pixel["nearest_ratio"])
+
+
+def _likelihood_terms(terms_fn, iwae_fn, images, seed):
+  """Every image's ELBO terms, posterior mean and reconstruction, and its IWAE bound."""
   batches = _batches(images, BATCH)
   parts = [terms_fn(tf.constant(x), s)
            for x, s in zip(batches, _stream(seed, _ELBO_STREAM, len(batches)))]
@@ -221,28 +258,24 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
   iwae = np.concatenate([
       iwae_fn(tf.constant(x), s).numpy()
       for x, s in zip(iwae_batches, _stream(seed, _IWAE_STREAM, len(iwae_batches)))])
+  return terms, iwae
 
+
+def _draw_samples(sample_fn, num_samples, temperature, seed):
   counts = [min(BATCH, num_samples - i) for i in range(0, num_samples, BATCH)]
-  samples = np.concatenate([
+  return np.concatenate([
       sample_fn(tf.constant(n), tf.constant(temperature, tf.float32), s).numpy()
       for n, s in zip(counts, _stream(seed, _SAMPLE_STREAM, len(counts)))])
 
-  real, fake = features.embed(images), features.embed(samples)
-  kid, kid_std = metrics.kernel_distance(real, fake, seed=seed)
-  prdc = metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1))
-  heldout = images if heldout is None else heldout
-  copies = metrics.memorization(
-      features.directions(fake), features.directions(features.embed(train)),
-      features.directions(features.embed(heldout)), quantile=MEMORIZATION_QUANTILE)
-  looks = appearance.compare(heldout, samples=samples,
-                             reconstructions=terms["reconstruction"])
 
+def _likelihood_report(model, terms, iwae, iw_samples):
+  """The bounds in nats and bits/dim, and how the rate is spread over the latents."""
   shape = model.image_shape
   elbo = float(terms["elbo"].mean())
   top = model.latent_dim
   rate_per_dim = terms["rate_per_dim"].mean(0)
   foreground_nats = terms["foreground_distortion"].sum() + terms["rate"].sum()
-  report = dict(
+  return dict(
       elbo=elbo,
       distortion=float(terms["distortion"].mean()),
       rate=float(terms["rate"].mean()),
@@ -255,35 +288,60 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       latent_dim=int(top),
       kl_per_dim=[float(v) for v in rate_per_dim[:top]],
       rate_by_level=dict(top=float(rate_per_dim[:top].sum()),
-                         grid=float(rate_per_dim[top:].sum())),
-      recon_psnr=metrics.psnr(images, terms["reconstruction"]),
-      recon_ssim=metrics.ssim(images, terms["reconstruction"]),
-      **looks,
-      fd=metrics.frechet_distance(real, fake),
-      kid=kid,
-      kid_std=kid_std,
-      **prdc,
-      memorization=dict(
-          near_copy_fraction=copies["near_copy_fraction"],
-          threshold=copies["threshold"],
-          threshold_definition=(
-              f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' ratio of "
-              "the distances to their nearest and second-nearest training sprite, "
-              "between unit-length feature vectors of vae/evaluation/features.py; a "
-              "sample whose ratio is below it is a near-copy of its nearest"),
-          sample_median_distance=copies["sample_median_distance"],
-          heldout_median_distance=copies["heldout_median_distance"],
-          distinct_neighbours=float(
-              len(np.unique(copies["nearest_index"])) / len(copies["nearest_index"]))),
-      num_images=len(images),
-      num_samples=int(num_samples),
-      temperature=float(temperature),
-      grid_temperature=float(model.grid_temperature) if model.grid_size else None,
-      sampler=sampler,
-      expost=describe_expost(model),
-      seed=int(seed))
-  return Evaluation(report, images, train, samples, copies["nearest_index"],
-                    copies["nearest_distance"], copies["nearest_ratio"])
+                         grid=float(rate_per_dim[top:].sum())))
+
+
+def _feature_report(images, samples, num_samples, seed):
+  """Samples against the split in the random-convnet feature space."""
+  real, fake = features.embed(images), features.embed(samples)
+  kid, kid_std = metrics.kernel_distance(real, fake, seed=seed)
+  return dict(fd=metrics.frechet_distance(real, fake), kid=kid, kid_std=kid_std,
+              **metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1)))
+
+
+def _near_copies(samples, train, heldout):
+  """Near-copies by the ratio test in feature space and in pixel space.
+
+  Returns {"report": the report's `memorization`, "pixel": the pixel test's
+  result with each sample's nearest training sprite}.
+  """
+  copies = metrics.memorization(
+      features.directions(features.embed(samples)), features.directions(features.embed(train)),
+      features.directions(features.embed(heldout)), quantile=MEMORIZATION_QUANTILE)
+  pixel = realism.pixel_copies(samples, train, heldout, quantile=MEMORIZATION_QUANTILE)
+  report = dict(
+      near_copy_fraction=copies["near_copy_fraction"],
+      threshold=copies["threshold"],
+      threshold_definition=(
+          f"the {MEMORIZATION_QUANTILE:g} quantile of held-out sprites' ratio of "
+          "the distances to their nearest and second-nearest training sprite, "
+          "between unit-length feature vectors of vae/evaluation/features.py; a "
+          "sample whose ratio is below it is a near-copy of its nearest"),
+      sample_median_distance=copies["sample_median_distance"],
+      heldout_median_distance=copies["heldout_median_distance"],
+      distinct_neighbours=float(
+          len(np.unique(copies["nearest_index"])) / len(copies["nearest_index"])),
+      pixel_near_copy_fraction=pixel["near_copy_fraction"],
+      pixel_threshold=pixel["threshold"],
+      pixel_threshold_definition=(
+          f"the same ratio test between {realism.COPY_SIZE} px composites on grey"))
+  return dict(report=report, pixel=pixel)
+
+
+def _realism(model, samples, train, heldout, groups, seed):
+  """The two-sample tests (`realism.realism`) of samples, reconstructions of training
+  sprites and real training sprites against the held-out sprites; None for too few."""
+  count = min(len(samples), len(heldout), len(train))
+  if groups is None or count < REALISM_MIN_IMAGES:
+    return None
+  train_groups, heldout_groups = (np.asarray(g) for g in groups)
+  pick = np.sort(np.random.default_rng(seed).permutation(len(train))[:count])
+  reconstructions = np.concatenate([model.reconstruct(tf.constant(x)).numpy()
+                                    for x in _batches(train[pick], BATCH)])
+  return realism.realism(heldout, heldout_groups, dict(
+      samples=(samples, None),
+      reconstructions=(reconstructions, train_groups[pick]),
+      real=(train[pick], train_groups[pick])), seed=seed)
 
 
 def checkpoint_step(prefix):
@@ -337,7 +395,8 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
     (model, config, config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load_model(path, which)
-  images, train, heldout, train_groups = load_split(config, split, data_dir, limit)
+  images, train, heldout, groups = load_split(config, split, data_dir, limit)
+  train_groups = groups[0]
   latents = settings.pop("expost_latents", None) or config.expost_latents
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
@@ -349,7 +408,7 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
     model.add_expost(latents, config.expost_components, kind=sampler)
   refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0],
                            train_groups)
-  result = compute_report(model, images, train, heldout, **settings)
+  result = compute_report(model, images, train, heldout, groups=groups, **settings)
   result.report.update(split=split, checkpoint=prefix)
   if result.report["expost"] is not None:
     result.report["expost"]["refitted_here"] = refitted
