@@ -71,6 +71,11 @@ class Config:
   gamma: float = 100.0  # capacity: weight of |rate - C|.
   free_bits: float = 0.0  # per-dimension KL floor in nats (Kingma et al. 2016).
 
+  # The adversarial critic (vae/critic.py): 0 leaves it out.
+  adversary_weight: float = 0.0  # times the adaptive weight of the decoder's adversarial term.
+  adversary_start: int = 0  # the step the adversarial term starts at (the critic trains from 0).
+  adversary_lr: float = 2e-4  # the critic's Adam learning rate.
+
   # Optimisation.
   batch_size: int = 64
   lr: float = 2e-3
@@ -105,6 +110,7 @@ class Config:
   preview_count: int = 16  # images in each epoch's reconstruction/sample PNG.
   out: str = ""  # run directory; "" is runs/<preset>-<timestamp>.
   fresh: bool = False  # ignore an existing checkpoint in `out`.
+  init_from: str = ""  # a run or checkpoint whose model weights start this run (fine-tuning).
   dashboard: str = "auto"  # auto | rich | plain
 
   def __post_init__(self):
@@ -130,12 +136,12 @@ class Config:
                  "expost_components"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-    for name in ("lr", "clip_norm"):
+    for name in ("lr", "clip_norm", "adversary_lr"):
       if not getattr(self, name) > 0:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
     for name in ("spike_factor", "beta", "free_bits", "gamma", "capacity_max", "max_minutes",
                  "min_delta", "max_steps", "max_rollbacks", "patience",
-                 "res_blocks", "grid_size"):
+                 "res_blocks", "grid_size", "adversary_weight", "adversary_start"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
     if not self.grid_temperature > 0:
@@ -194,7 +200,8 @@ def preset(name: str, **overrides) -> Config:
 # rebuild that model, not today's default.
 LEGACY_MODEL_FIELDS = dict(grid_size=0, grid_channels=4, grid_prior="independent",
                            grid_temperature=1.0, sampler="prior",
-                           expost_latents="top", expost_components=16)
+                           expost_latents="top", expost_components=16,
+                           adversary_weight=0.0)
 
 
 def from_dict(values: dict) -> Config:

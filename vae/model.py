@@ -297,6 +297,25 @@ class VAE(tf.Module):
     """
     return self.decoder.likelihood.render(self.decode(code))
 
+  def image(self, code):
+    """A differentiable stand-in for `render(code)` (the likelihood's `image`)."""
+    return self.decoder.likelihood.image(self.decode(code))
+
+  def split_code(self, code):
+    """(z1 [B, latent_dim], z2 [B, g, g, c] or None) of flat codes [B, code_dim]."""
+    return self._split(code)
+
+  def join_code(self, z1, z2):
+    """Flat codes [B, code_dim] of z1 and the grid z2 (None without a grid)."""
+    return self._join(z1, z2)
+
+  def grid_given(self, z1, temperature=1.0, seed=None):
+    """A grid z2 [B, g, g, c] drawn from p(z2|z1) at `temperature`; None without a grid."""
+    if not self.grid_size:
+      return None
+    h = self.decoder.top(z1, self._grid_top_stages)
+    return self.grid.sample(h, temperature, seed=seed)
+
   def reconstruct(self, x):
     """Renders the decoding of the posterior mean of x."""
     return self.render(self.encode(x).mean())

@@ -41,7 +41,7 @@ tfd = tfp.distributions
 
 
 def elbo_terms(model, x, *, seed=None, noise=None, training=True,
-               foreground=False):
+               foreground=False, with_draw=False):
   """Per-image terms of the ELBO from one posterior sample.
 
   Args:
@@ -61,6 +61,8 @@ def elbo_terms(model, x, *, seed=None, noise=None, training=True,
       the pixels of x that are not background, and "foreground_values", how
       many values (pixels times channels) those are; see
       `foreground_mask`.
+    with_draw: also return the posterior draw `model.infer` made (its code
+      and likelihood), as the second of a pair.
 
   Returns:
     A dict of float32 tensors: "distortion", "rate", "elbo" of shape [B],
@@ -87,7 +89,7 @@ def elbo_terms(model, x, *, seed=None, noise=None, training=True,
     terms["foreground_distortion"] = -tf.reduce_sum(
         pixel_log_prob(draw["likelihood"], x) * mask, axis=[1, 2])
     terms["foreground_values"] = tf.reduce_sum(mask, axis=[1, 2]) * x.shape[-1]
-  return terms
+  return (terms, draw) if with_draw else terms
 
 
 def foreground_mask(x):

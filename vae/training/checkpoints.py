@@ -31,8 +31,9 @@ class NoCheckpointError(CheckpointError):
 class RunCheckpoints:
   """The `latest` and `best` checkpoint managers of one run directory."""
 
-  def __init__(self, run_dir, *, model, optimizer=None, state=None, keep=3):
-    objects = dict(model=model)
+  def __init__(self, run_dir, *, model, optimizer=None, state=None, keep=3, **others):
+    """`others`: more objects to save beside them (the critic and its optimizer), by name."""
+    objects = dict(model=model, **{k: v for k, v in others.items() if v is not None})
     if optimizer is not None:
       objects["optimizer"] = optimizer
     if state is not None:

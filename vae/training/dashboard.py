@@ -31,7 +31,16 @@ _ROWS = (
     ("images_per_s", "{:.0f}", None),
     ("val_bpd", "{:.4f}", True),
     ("val_elbo", "{:.1f}", False),
+    ("adversary", "{:.3f}", None),
+    ("critic", "{:.3f}", None),
+    ("adversary_weight", "{:.3g}", None),
 )
+# Rows of the adversarial critic (vae/critic.py), shown only for a run that has one.
+_CRITIC_ROWS = ("adversary", "critic", "adversary_weight")
+
+
+def _shown(name, values):
+  return name not in _CRITIC_ROWS or bool(values.get("critic"))
 
 
 def sparkline(values, width=40):
@@ -88,8 +97,9 @@ class PlainDashboard(_Tracker):
 
   def update(self, stats):
     self.record(stats)
-    keys = ("loss", "distortion", "rate", "beta", "lr", "grad_norm", "images_per_s")
-    fields = " ".join(f"{k}={_fmt(f, stats.get(k))}" for k, f, _ in _ROWS if k in keys)
+    keys = ("loss", "distortion", "rate", "beta", "lr", "grad_norm", "images_per_s") + _CRITIC_ROWS
+    fields = " ".join(f"{k}={_fmt(f, stats.get(k))}" for k, f, _ in _ROWS
+                      if k in keys and _shown(k, stats))
     self._print(f"step {stats['step']}/{self.total_steps} epoch {stats.get('epoch', 0)} {fields} "
                 f"skipped={stats.get('skipped_steps', 0)} rollbacks={stats.get('rollbacks', 0)}")
 
@@ -129,6 +139,8 @@ class RichDashboard(_Tracker):
     table.add_column("current", justify="right")
     table.add_column("best", justify="right")
     for name, fmt, _ in _ROWS:
+      if not _shown(name, self.current):
+        continue
       table.add_row(name, _fmt(fmt, self.current.get(name)), _fmt(fmt, self.best.get(name)))
     for name in ("epoch", "skipped_steps", "rollbacks", "patience_left"):
       table.add_row(name, str(self.current.get(name, "-")), "")

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import pipelines
 from vae import config as config_lib
+from vae import critic as critic_lib
 from vae import expost
 from vae import objectives
 from vae.evaluation import pictures
@@ -54,8 +55,11 @@ class Run:
   model: VAE
   optimizer: keras.optimizers.Optimizer
   state: step_lib.TrainState
+  critic: object  # vae.critic.Discriminator, or None without the adversarial term
+  critic_optimizer: object  # its optimizer, or None
   checkpoints: checkpoints.RunCheckpoints
-  train_fn: object  # step_lib.make_train_fn
+  train_fn: object  # step_lib.make_train_fn, without the critic
+  adversarial_fn: object  # the same with the critic, from `adversary_start` on; None without one
   validation_fn: object  # step_lib.make_validation_fn
   iterator: object  # over the rest of the current epoch's distributed batches; None: open one
   val_dataset: object  # tf.data.Dataset of the validation split
@@ -87,6 +91,31 @@ def build_trainables(config, strategy):
   return model, optimizer, state
 
 
+def build_critic(config, strategy):
+  """(critic, its optimizer) with `config.adversary_weight`, else (None, None).
+
+  Adam with beta_1 = 0.5, beta_2 = 0.9, the usual choice for a GAN's
+  discriminator (Radford et al. 2016; Gulrajani et al. 2017).
+  """
+  if not config.adversary_weight:
+    return None, None
+  with strategy.scope():
+    critic = critic_lib.Discriminator(config.data.image_size, config.data.channels, name="critic")
+    optimizer = keras.optimizers.Adam(learning_rate=config.adversary_lr, beta_1=0.5, beta_2=0.9)
+    optimizer.build(critic.trainable_variables)
+  return critic, optimizer
+
+
+def initialise_from(model, path):
+  """Starts a new run from the model weights of another run (`--init-from`): fine-tuning.
+
+  Only the model's variables are read (not the optimizer, the step or the
+  critic), so the new run's schedules start from step 0.
+  """
+  prefix, _ = checkpoints.resolve(path, "best")
+  tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
+
+
 def start(config, resuming):
   """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
   strategy = cluster.make_strategy(config.strategy)  # First: multi-worker needs it so.
@@ -109,12 +138,16 @@ def start(config, resuming):
     total_steps = min(total_steps, config.max_steps)
 
   model, optimizer, state = build_trainables(config, strategy)
+  critic, critic_optimizer = build_critic(config, strategy)
   ckpts = checkpoints.RunCheckpoints(run_dir, model=model, optimizer=optimizer,
-                                     state=state, keep=config.keep_checkpoints)
+                                     state=state, keep=config.keep_checkpoints,
+                                     critic=critic, critic_optimizer=critic_optimizer)
   # Every worker resumes from the chief's checkpoint, then saves its own copy to
   # roll back to (every worker takes part in every save).
   chief_latest = os.path.join(config.out, "checkpoints", "latest")
   restored = ckpts.restore_latest(chief_latest) if resuming else None
+  if not restored and config.init_from:
+    initialise_from(model, config.init_from)
   ckpts.save("latest", int(optimizer.iterations.numpy()))  # A good state to roll back to.
 
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
@@ -122,9 +155,14 @@ def start(config, resuming):
   run = Run(
       config=config, strategy=strategy, run_dir=run_dir, data=data,
       steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-      model=model, optimizer=optimizer, state=state, checkpoints=ckpts,
+      model=model, optimizer=optimizer, state=state, critic=critic,
+      critic_optimizer=critic_optimizer, checkpoints=ckpts,
       train_fn=step_lib.make_train_fn(model, optimizer, strategy, config, state,
                                       total_steps=total_steps, global_batch=config.batch_size),
+      # The critic doubles a step's cost: before its term starts, steps go without it.
+      adversarial_fn=critic and step_lib.make_train_fn(
+          model, optimizer, strategy, config, state, total_steps=total_steps,
+          global_batch=config.batch_size, critic=critic, critic_optimizer=critic_optimizer),
       validation_fn=step_lib.make_validation_fn(model, config),
       iterator=None,
       val_dataset=data.dataset("val", VALIDATION_BATCH, training=False),
@@ -142,7 +180,17 @@ def start(config, resuming):
 def steps_in_next_call(run, step):
   """Steps for the next compiled call: `steps_per_call`, cut at the epoch's end and the run's."""
   epoch_end = (step // run.steps_per_epoch + 1) * run.steps_per_epoch
-  return min(run.config.steps_per_call, epoch_end - step, run.total_steps - step)
+  n = min(run.config.steps_per_call, epoch_end - step, run.total_steps - step)
+  if run.adversarial_fn is not None and step < run.config.adversary_start:
+    n = min(n, run.config.adversary_start - step)  # One call never mixes the two kinds.
+  return n
+
+
+def train_fn_at(run, step):
+  """The compiled steps for `step`: with the critic once its term has started."""
+  if run.adversarial_fn is not None and step >= run.config.adversary_start:
+    return run.adversarial_fn
+  return run.train_fn
 
 
 def call_steps(run, n, consecutive_bad):
@@ -152,7 +200,7 @@ def call_steps(run, n, consecutive_bad):
   if run.iterator is None or step % run.steps_per_epoch == 0:
     run.iterator = cluster.epoch_iterator(run.strategy, run.data, run.config.batch_size,
                                           run.config.seed, step)
-  out = run.train_fn(run.iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
+  out = train_fn_at(run, step)(run.iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
   out = {k: v.numpy() for k, v in out.items()}
   return out, time.perf_counter() - tic
 

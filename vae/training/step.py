@@ -27,11 +27,16 @@ import functools
 
 import tensorflow as tf
 
+from vae import critic as critic_lib
 from vae import objectives
 from vae.training import schedules
 
 _GROWTH_INTERVAL = 2000
-METRICS = ("loss", "distortion", "rate", "elbo", "grad_norm", "beta", "lr")
+# "adversary": the decoder's adversarial loss, "critic": the critic's, and
+# "adversary_weight" the adaptive weight times `adversary_weight` (all 0
+# without a critic; see vae/critic.py).
+METRICS = ("loss", "distortion", "rate", "elbo", "grad_norm", "beta", "lr",
+           "adversary", "critic", "adversary_weight")
 
 
 class TrainState(tf.Module):
@@ -60,12 +65,17 @@ def step_seed(base_seed, step):
                    tf.cast(tf.math.floormod(step, 2**31 - 1), tf.int32)])
 
 
-def replica_step(model, config, state, global_batch, batch, step, lr):
+def replica_step(model, config, state, global_batch, batch, step, lr, critic=None):
   """One replica's share of a step: loss, gradients summed over replicas and clipped.
 
+  With a `critic` (`vae.critic.Discriminator`) the decoder's gradient also
+  gets the adversarial term's, and the critic's own gradient is computed
+  from the same forward pass (see `adversarial_terms`).
+
   Returns:
-    (clipped gradients, whether loss and gradients are finite, whether the
-    loss is, dict of `METRICS` over the global batch).
+    (clipped gradients of the model's trainable variables, then of the
+    critic's; whether loss and gradients are finite; whether the loss is;
+    dict of `METRICS` over the global batch).
   """
   ctx = tf.distribute.get_replica_context()
   mixed = config.mixed_precision
@@ -75,21 +85,42 @@ def replica_step(model, config, state, global_batch, batch, step, lr):
   noise = tf.random.stateless_normal([global_batch, model.code_dim], step_seed(config.seed, step))
   noise = noise[ctx.replica_id_in_sync_group * local:][:local]
   beta = schedules.beta_at(config, step)
-  with tf.GradientTape() as tape:
-    terms = objectives.elbo_terms(model, batch, noise=noise)
+  share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
+  variables = model.trainable_variables
+  with tf.GradientTape(persistent=critic is not None) as tape:
+    terms, draw = objectives.elbo_terms(model, batch, noise=noise, with_draw=True)
     loss = objectives.training_loss(
         terms, beta=beta, free_bits=config.free_bits,
         capacity=schedules.capacity_at(config, step), gamma=config.gamma)
-    share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
     scaled = loss * share
     if mixed:
       scaled = scaled * state.loss_scale
-  grads = tape.gradient(scaled, model.trainable_variables)
-  grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    if critic is not None:
+      adversary, critic_loss = adversarial_terms(model, critic, config, batch, draw, step)
+      adversary, critic_loss = adversary * share, critic_loss * share
+  grads = tape.gradient(scaled, variables)
   if mixed:
     grads = [g / state.loss_scale for g in grads]
+  zero = tf.constant(0.0)
+  adversary_weight, critic_grads = zero, []
+  if critic is not None:
+    # The encoder gets no gradient from it (the critic's codes are held fixed).
+    adversary_grads = tape.gradient(adversary, variables,
+                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    last = _index_of(variables, model.decoder.to_params.w)
+    on = tf.cast(step >= config.adversary_start, tf.float32)
+    adversary_weight = on * config.adversary_weight * critic_lib.adaptive_weight(
+        grads[last], adversary_grads[last])
+    grads = [g + adversary_weight * a for g, a in zip(grads, adversary_grads)]
+    critic_grads = tape.gradient(critic_loss, critic.trainable_variables)
+    del tape
+  grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
   grad_norm = tf.linalg.global_norm(grads)
   grads, _ = tf.clip_by_global_norm(grads, config.clip_norm, use_norm=grad_norm)
+  critic_norm = zero
+  if critic is not None:
+    critic_grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, critic_grads)
+    critic_norm = tf.linalg.global_norm(critic_grads)
 
   def global_sum(value):
     return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value)
@@ -102,10 +133,44 @@ def replica_step(model, config, state, global_batch, batch, step, lr):
       "grad_norm": grad_norm,
       "beta": beta,
       "lr": lr,
+      "adversary": global_sum(adversary) if critic is not None else zero,
+      "critic": global_sum(critic_loss) if critic is not None else zero,
+      "adversary_weight": global_sum(adversary_weight * share),
   }
-  loss_finite = tf.math.is_finite(metrics["loss"])
-  finite = tf.logical_and(loss_finite, tf.math.is_finite(grad_norm))
-  return grads, finite, loss_finite, metrics
+  loss_finite = tf.logical_and(tf.math.is_finite(metrics["loss"]),
+                               tf.math.is_finite(metrics["critic"] + metrics["adversary"]))
+  finite = tf.logical_and(loss_finite, tf.math.is_finite(grad_norm + critic_norm))
+  return list(grads) + list(critic_grads), finite, loss_finite, metrics
+
+
+def _index_of(variables, variable):
+  """The position of `variable` in the list `variables` (compared by identity)."""
+  for i, candidate in enumerate(variables):
+    if candidate is variable:
+      return i
+  raise ValueError(f"{variable.name} is not among the trainable variables")
+
+
+def adversarial_terms(model, critic, config, batch, draw, step):
+  """The decoder's adversarial loss and the critic's, from one pass of the critic.
+
+  The critic sees the real batch against as many decoded codes: half of them
+  the batch's reconstructions (the posterior draw's image), half new codes
+  made from the batch's posterior draws (`vae.critic.fake_codes`). Every
+  image is augmented (`vae.critic.diff_augment`) with the step's seed.
+  """
+  seed = step_seed(config.seed + 1, step)
+  code_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+  half = tf.shape(batch)[0] // 2
+  recon = model.decoder.likelihood.image(draw["likelihood"])[:half]
+  codes = critic_lib.fake_codes(model, tf.stop_gradient(draw["code"])[:tf.shape(batch)[0] - half],
+                                code_seed)
+  fakes = model.image(codes)
+  images = tf.concat([tf.cast(batch, tf.float32), recon, fakes], 0)
+  logits = critic(critic_lib.diff_augment(images, augment_seed))
+  count = tf.shape(batch)[0]
+  real, fake = logits[:count], logits[count:]
+  return critic_lib.generator_loss(fake), critic_lib.critic_loss(real, fake)
 
 
 def apply_gradients(optimizer, variables, replicas, grads):
@@ -114,10 +179,19 @@ def apply_gradients(optimizer, variables, replicas, grads):
   optimizer.apply_gradients(zip([g / replicas for g in grads], variables))
 
 
-def accept(strategy, optimizer, variables, config, state, grads, loss):
-  """Applies a good step's gradients and updates the running loss (and loss scale)."""
+def accept(strategy, optimizer, variables, config, state, grads, loss, critic=None):
+  """Applies a good step's gradients and updates the running loss (and loss scale).
+
+  `critic` is (critic variables, their optimizer) or None; `grads` holds the
+  model's gradients followed by the critic's.
+  """
   apply = functools.partial(apply_gradients, optimizer, variables, strategy.num_replicas_in_sync)
-  strategy.run(apply, args=(grads,))
+  strategy.run(apply, args=(grads[:len(variables)],))
+  if critic is not None:
+    critic_variables, critic_optimizer = critic
+    apply_critic = functools.partial(apply_gradients, critic_optimizer, critic_variables,
+                                     strategy.num_replicas_in_sync)
+    strategy.run(apply_critic, args=(grads[len(variables):],))
   state.loss_average.assign(tf.where(state.loss_average > 0.0,
                                      0.98 * state.loss_average + 0.02 * loss, loss))
   if config.mixed_precision:
@@ -138,8 +212,13 @@ def skip(optimizer, config, state):
   return tf.constant(1, tf.int64)
 
 
-def one_step(model, optimizer, strategy, config, state, replica_fn, total_steps, batch):
-  """One step, guards included: returns (metrics, finite, skipped, overflow)."""
+def one_step(model, optimizer, strategy, config, state, replica_fn, total_steps, batch,
+             critic=None):
+  """One step, guards included: returns (metrics, finite, skipped, overflow).
+
+  `critic` is (critic variables, their optimizer) or None. A bad step skips
+  the critic's update too.
+  """
   # A tensor, not the variable: a jit-compiled replica_fn (config.xla) traces
   # its arguments, and a variable cannot be traced as a value.
   step = tf.convert_to_tensor(optimizer.iterations)
@@ -155,7 +234,8 @@ def one_step(model, optimizer, strategy, config, state, replica_fn, total_steps,
     finite = tf.logical_and(finite, tf.logical_not(spike))
   variables = model.trainable_variables
   skipped = tf.cond(finite,
-                    lambda: accept(strategy, optimizer, variables, config, state, grads, metrics["loss"]),
+                    lambda: accept(strategy, optimizer, variables, config, state, grads,
+                                   metrics["loss"], critic),
                     lambda: skip(optimizer, config, state))
   # A finite loss with overflowing float16 gradients is a loss-scale event.
   if config.mixed_precision:
@@ -165,7 +245,8 @@ def one_step(model, optimizer, strategy, config, state, replica_fn, total_steps,
   return metrics, finite, skipped, overflow
 
 
-def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, global_batch):
+def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, global_batch,
+                  critic=None, critic_optimizer=None):
   """Builds `train(iterator, n, consecutive_bad) -> dict` for `model`.
 
   Args:
@@ -176,6 +257,8 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     state: the run's `TrainState`.
     total_steps: steps in the whole run (the cosine schedule's length).
     global_batch: images per step over all replicas.
+    critic: a `vae.critic.Discriminator` trained beside the model, or None.
+    critic_optimizer: its optimizer, built on its trainable variables.
 
   Returns:
     A `tf.function` taking a (distributed) iterator, the number of steps to run
@@ -184,7 +267,9 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     by), `skipped`, `overflows`, `consecutive_bad` (at the end) and
     `max_consecutive_bad`.
   """
-  replica_fn = functools.partial(replica_step, model, config, state, global_batch)
+  replica_fn = functools.partial(replica_step, model, config, state, global_batch,
+                                 critic=critic)
+  critic_parts = None if critic is None else (critic.trainable_variables, critic_optimizer)
   if config.xla:
     replica_fn = tf.function(replica_fn, jit_compile=True)
 
@@ -198,7 +283,8 @@ def make_train_fn(model, optimizer, strategy, config, state, *, total_steps, glo
     max_consecutive = consecutive
     for _ in tf.range(n):
       metrics, finite, step_skipped, overflow = one_step(
-          model, optimizer, strategy, config, state, replica_fn, total_steps, next(iterator))
+          model, optimizer, strategy, config, state, replica_fn, total_steps, next(iterator),
+          critic_parts)
       sums = {k: sums[k] + tf.where(finite, metrics[k], 0.0) for k in METRICS}
       finite_steps += tf.cast(finite, tf.float32)
       skipped += step_skipped
