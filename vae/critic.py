@@ -8,9 +8,10 @@ sprites, and a term that makes the decoder fool it; here the discriminator
 sees three kinds of decoded code:
 
 * reconstructions (posterior draws), which keeps their detail crisp;
+* the model's own samples (for the `blend` sampler, blends of a training
+  code and a neighbour's);
 * codes whose global latent z1 mixes two training sprites' and whose grid is
-  drawn from p(z2|z1), what the `expost` and `mix` samplers give the decoder;
-* blends of two training codes, what the `blend` sampler gives it.
+  drawn from p(z2|z1), what the `expost` sampler gives the decoder.
 
 The decoder's image is the likelihood's `image` (differentiable: the
 logistic's location, which `render` only snaps to the nearest 8-bit level).
@@ -132,33 +133,24 @@ def adaptive_weight(distortion_grad, adversarial_grad):
   return tf.stop_gradient(tf.clip_by_value(ratio, 0.0, MAX_ADAPTIVE_WEIGHT))
 
 
-# Where t, the share of the way between two codes, is drawn from for the
-# critic's blended codes: as the blend sampler draws it (vae/blend.py).
-BLEND_SHARE = (0.35, 0.65)
+def fake_codes(model, codes, sampled, seed):
+  """New codes for the critic to judge, as many as the batch's posterior codes [B, code_dim].
 
-
-def fake_codes(model, codes, seed):
-  """New codes from a batch of posterior codes [B, code_dim], for the critic to judge.
-
-  Each row i is paired with another row of the batch, j. The first half of
-  the rows mix the global latents, z1 = z1_i + t (z1_j - z1_i) with
-  t ~ U(0, 1), and draw the grid from p(z2|z1) at the model's grid
-  temperature (what the `expost` and `mix` samplers give the decoder); the
-  other half blend the whole codes, t ~ U(`BLEND_SHARE`) (what the `blend`
-  sampler gives it). Without a grid every row is a blend of z1s.
+  The first half are `sampled`, codes from the model's own sampler
+  (`model.sample_codes`: for the `blend` sampler, points between a training
+  code and a neighbour's), so the decoder learns to draw what sampling will
+  ask of it; the training step draws them before its gradient tape starts,
+  since the sampler's branch on whether it is fitted cannot be recorded.
+  The other half mix the batch's global latents, z1 = z1_i + t (z1_j - z1_i)
+  for another row j and t ~ U(0, 1), and draw the grid from p(z2|z1) at
+  the model's grid temperature: the ex-post draws of the `expost` sampler.
+  Without a grid those are mixes of z1 alone.
   """
-  seeds = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=4))
-  count = tf.shape(codes)[0]
+  seeds = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3))
+  count = tf.shape(codes)[0] - tf.shape(sampled)[0]
+  z1 = model.split_code(codes[:count])[0]
   partner = tf.argsort(tf.random.stateless_uniform([count], seeds[0]))
-  other = tf.gather(codes, partner)
-  mixed = tf.random.stateless_uniform([count, 1], seeds[1])
-  low, high = BLEND_SHARE
-  blended = tf.random.stateless_uniform([count, 1], seeds[2], minval=low, maxval=high)
-  first_half = tf.range(count)[:, None] < count // 2
-  t = tf.where(first_half, mixed, blended)
-  blend = codes + t * (other - codes)
-  if not model.grid_size:
-    return blend
-  z1, z2 = model.split_code(blend)
-  drawn = model.grid_given(z1, model.grid_temperature, seed=seeds[3])
-  return model.join_code(z1, tf.where(first_half[:, :, None, None], drawn, z2))
+  t = tf.random.stateless_uniform([count, 1], seeds[1])
+  z1 = z1 + t * (tf.gather(z1, partner) - z1)
+  mixed = model.join_code(z1, model.grid_given(z1, model.grid_temperature, seed=seeds[2]))
+  return tf.concat([sampled, mixed], 0)

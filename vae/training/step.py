@@ -87,6 +87,10 @@ def replica_step(model, config, state, global_batch, batch, step, lr, critic=Non
   beta = schedules.beta_at(config, step)
   share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
   variables = model.trainable_variables
+  if critic is not None:
+    # The critic's share of samples from the model's sampler (see `critic_lib.fake_codes`).
+    sampled = tf.stop_gradient(model.sample_codes(
+        local // 4, seed=step_seed(config.seed + 2, step)))
   with tf.GradientTape(persistent=critic is not None) as tape:
     terms, draw = objectives.elbo_terms(model, batch, noise=noise, with_draw=True)
     loss = objectives.training_loss(
@@ -96,7 +100,8 @@ def replica_step(model, config, state, global_batch, batch, step, lr, critic=Non
     if mixed:
       scaled = scaled * state.loss_scale
     if critic is not None:
-      adversary, critic_loss = adversarial_terms(model, critic, config, batch, draw, step)
+      adversary, critic_loss = adversarial_terms(model, critic, config, batch, draw, sampled,
+                                                 step)
       adversary, critic_loss = adversary * share, critic_loss * share
   grads = tape.gradient(scaled, variables)
   if mixed:
@@ -151,20 +156,21 @@ def _index_of(variables, variable):
   raise ValueError(f"{variable.name} is not among the trainable variables")
 
 
-def adversarial_terms(model, critic, config, batch, draw, step):
+def adversarial_terms(model, critic, config, batch, draw, sampled, step):
   """The decoder's adversarial loss and the critic's, from one pass of the critic.
 
   The critic sees the real batch against as many decoded codes: half of them
   the batch's reconstructions (the posterior draw's image), half new codes
-  made from the batch's posterior draws (`vae.critic.fake_codes`). Every
-  image is augmented (`vae.critic.diff_augment`) with the step's seed.
+  (`vae.critic.fake_codes`): `sampled`, codes from the model's sampler, and
+  mixes of the batch's posterior draws. Every image is augmented
+  (`vae.critic.diff_augment`) with the step's seed.
   """
   seed = step_seed(config.seed + 1, step)
   code_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
   half = tf.shape(batch)[0] // 2
   recon = model.decoder.likelihood.image(draw["likelihood"])[:half]
   codes = critic_lib.fake_codes(model, tf.stop_gradient(draw["code"])[:tf.shape(batch)[0] - half],
-                                code_seed)
+                                sampled, code_seed)
   fakes = model.image(codes)
   images = tf.concat([tf.cast(batch, tf.float32), recon, fakes], 0)
   logits = critic(critic_lib.diff_augment(images, augment_seed))
