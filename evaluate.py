@@ -155,7 +155,7 @@ def report_table(report):
   table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:3]),
                 "largest per-dimension KL, nats")
   table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
-                f"near-copies (distance ratio < {copies['threshold']:.3f}) *")
+                f"near-copies (ratio < {copies['threshold']:.3f}) *")
   shapes, sharp, hard = report["silhouette"], report["sharpness"], report["alpha_hardness"]
   for name in ("samples", "reconstructions"):
     table.add_row(f"one_piece ({name})",
