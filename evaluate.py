@@ -38,8 +38,9 @@ import json
 import os
 import sys
 
-from pipelines import cli, startup
+from common import cli, startup
 from pipelines.errors import NoImagesError
+from vae import config as config_lib
 
 PROG = "evaluate.py"
 CPU_IW_SAMPLES, GPU_IW_SAMPLES = 100, 1000
@@ -51,8 +52,7 @@ def parse_args(argv=None):
   parser.add_argument("--ckpt", required=True,
                       help="a run directory (holding config.json and checkpoints/) "
                            "or a checkpoint prefix such as RUN/checkpoints/best/ckpt-40")
-  parser.add_argument("--which", choices=("best", "latest"), default="best",
-                      help="checkpoint of a run directory (default: best)")
+  config_lib.add_which_flag(parser)
   parser.add_argument("--data-dir", default=None,
                       help="data folder (default: the run's data_dir)")
   parser.add_argument("--split", choices=("test", "val", "train"), default="test",
@@ -68,13 +68,13 @@ def parse_args(argv=None):
                       help="samples drawn for the sample metrics (default: 500)")
   parser.add_argument("--temperature", type=float, default=1.0,
                       help="scale of the sampler for the samples (default: 1.0)")
-  parser.add_argument("--sampler", choices=("prior", "expost", "blend"), default=None,
+  parser.add_argument("--sampler", choices=config_lib.SAMPLERS, default=None,
                       help="draw the codes of samples from the prior, the ex-post density, "
                            "or blends of training codes (default: the run's --sampler)")
   parser.add_argument("--grid-temperature", type=float, default=None,
                       help="sampling temperature of the latent grid relative to --temperature "
                            "(default: the run's)")
-  parser.add_argument("--expost-latents", choices=("top", "all"), default=None,
+  parser.add_argument("--expost-latents", choices=config_lib.EXPOST_LATENTS, default=None,
                       help="with --sampler expost: fit the density to the global latent "
                            "only, or to the whole code (default: the run's setting)")
   parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
@@ -155,7 +155,7 @@ def report_table(report):
   table.add_row("kl_per_dim", " ".join(f"{v:.2f}" for v in kl[:3]),
                 "largest per-dimension KL, nats")
   table.add_row("memorization", f"{copies['near_copy_fraction']:.3f}",
-                f"near-copies by the ratio test (< {copies['threshold']:.3f}) *")
+                f"near-copies (ratio < {copies['threshold']:.3f}) *")
   table.add_row("memorization (pixels)", f"{copies['pixel_near_copy_fraction']:.3f}",
                 "near-copies by the ratio test on 32 px composites")
   for name, scores in (report["realism"] or {}).items():

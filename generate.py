@@ -27,7 +27,9 @@ import argparse
 import os
 import sys
 
-from pipelines.cli import OneLineParser
+from common.cli import OneLineParser
+from common.errors import first_line
+from vae import config as config_lib
 
 PROG = "generate.py"
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -71,8 +73,7 @@ def parse_args(argv=None):
   parser.add_argument("--ckpt", default=None,
                       help="run directory, checkpoint prefix or SavedModel folder "
                            f"(default: pretrained/, or ${PRETRAINED_ENV})")
-  parser.add_argument("--which", choices=("best", "latest"), default="best",
-                      help="checkpoint of a run directory (default: best)")
+  config_lib.add_which_flag(parser)
   parser.add_argument("-n", type=_at_least(1, "-n"), default=16,
                       help="sprites to make, or variations with --like (default: 16)")
   parser.add_argument("--out", default="generated", help="output folder (default: generated)")
@@ -252,7 +253,7 @@ def main(argv=None):
   try:
     ckpt = check_request(args)
     # TensorFlow loads only now, so --help and mistakes above answer at once.
-    from pipelines import startup  # pylint: disable=import-outside-toplevel
+    from common import startup  # pylint: disable=import-outside-toplevel
     tf = startup.import_tensorflow()
     tf.get_logger().setLevel("ERROR")
     written = run(args, ckpt)
@@ -260,7 +261,7 @@ def main(argv=None):
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
   except ValueError as error:  # GenerationError and the model's own checks
-    print(f"{PROG}: error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+    print(f"{PROG}: error: {first_line(error)}", file=sys.stderr)
     return 2
   print(f"wrote {written} to {args.out}")
   return 0

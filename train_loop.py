@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 
-from pipelines import cli, startup
+from common import cli, startup
 from pipelines.errors import NoImagesError
 from vae import config as config_lib
 

@@ -16,11 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
 import csv
+import dataclasses
 import json
 import sys
 
-from pipelines import cli, display, sources
-from pipelines.config import SPLITS
+from common import cli
+from pipelines import display, sources
+from pipelines.config import SPLITS, DataConfig
 from pipelines.errors import NoImagesError
 
 PROG = "python -m pipelines"
@@ -35,7 +37,8 @@ def parse_args(argv=None):
                       help="write a contact sheet of one augmented training batch")
   parser.add_argument("--sheet-size", type=int, default=64, help="images on the sheet")
   parser.add_argument("--seed", type=int, default=0, help="seed of the sheet's batch")
-  cli.add_config_flags(parser)
+  data = parser.add_argument_group("data", "DataConfig fields (see pipelines/config.py)")
+  cli.add_field_flags(data, dataclasses.fields(DataConfig))
   return parser.parse_args(argv)
 
 
@@ -84,11 +87,11 @@ def print_tables(summary):
 def main(argv=None) -> int:
   args = parse_args(argv)
   try:
-    config = cli.config_from_args(args)
+    config = cli.from_flags(DataConfig, args)
     if args.sheet_size < 1:
       raise ValueError(f"sheet_size must be at least 1, got {args.sheet_size}")
     sources.scan(config)  # Fails fast, before TensorFlow loads, on an empty folder.
-    from pipelines import startup  # pylint: disable=import-outside-toplevel
+    from common import startup  # pylint: disable=import-outside-toplevel
     startup.import_tensorflow()  # Without TensorFlow's start-up log lines.
     from pipelines import dataset  # pylint: disable=import-outside-toplevel
     data = dataset.load(config)

@@ -8,6 +8,8 @@ import dataclasses
 import pathlib
 import re
 
+from common.errors import check_choice
+
 # The committed sprite set, rebuilt by `python -m pipelines.fetch bundled`.
 BUNDLED_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sprites"
 
@@ -102,9 +104,3 @@ def _check_type(config, name, kind):
   # bool is an int subclass; True as an image size is a mistake, not a 1.
   if not isinstance(value, kind) or isinstance(value, bool):
     raise ValueError(f"{name} must be an {kind.__name__}, got {value!r}")
-
-
-def check_choice(name, value, choices):
-  """Raises ValueError naming `name` and `value` unless `value` is one of `choices`."""
-  if value not in choices:
-    raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

@@ -13,9 +13,10 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from common.errors import check_choice, first_line
 from pipelines import canvas, decode, disk_cache, probe, sources, transforms
-from pipelines.config import SPLITS, DataConfig, background_rgb, check_choice
-from pipelines.errors import NoImagesError, SkipFile, first_line
+from pipelines.config import SPLITS, DataConfig, background_rgb
+from pipelines.errors import NoImagesError, SkipFile
 
 # Shuffle window for sets read from disk: bounded in bytes (16384 sprites at 64 px).
 _SHUFFLE_BYTES = 256 * 2**20

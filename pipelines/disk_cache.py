@@ -25,6 +25,8 @@ import re
 import socket
 import uuid
 
+from common.processes import process_alive
+
 _VERSION = 1  # Bump when decoding changes what a cache file holds.
 _TEMP = re.compile(r"\.tmp-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}[._]")
 
@@ -89,13 +91,3 @@ def _remove_dead_writers_files(prefix):
       except FileNotFoundError:  # Another process cleaned it first.
         pass
 
-
-def process_alive(pid) -> bool:
-  """Whether process `pid` of this host still runs (for files named after their writer)."""
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # Someone else's process: alive.
-    return True
-  return True

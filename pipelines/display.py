@@ -1,14 +1,36 @@
-"""Turning model-space images into pictures: un-premultiply, tile, save.
+"""Turning model-space images into pictures: composite, un-premultiply, tile, save.
 
 The pipeline's RGBA is premultiplied (see `canvas`); image files and viewers
 expect straight alpha. `to_display_uint8` is the inverse used for rendering
-reconstructions, samples and contact sheets.
+reconstructions, samples and contact sheets. `composite` puts premultiplied
+colour over an opaque background: the one formula the 3-channel data
+(`transforms.over_background`), the metrics' grey canvas and generate.py's
+RGB files all use.
 """
 
 import os
 
 import cv2
 import numpy as np
+
+
+def composite(colour, alpha, background, opaque=1.0):
+  """Premultiplied colour over an opaque background: colour + (1 - alpha / opaque) * background.
+
+  Premultiplied colour already carries the alpha factor, so only the
+  background is weighted. Plain arithmetic: NumPy arrays and TensorFlow
+  tensors alike, in float; a caller that wants integers rounds.
+
+  Args:
+    colour: [..., 3] premultiplied colour, float.
+    alpha: [..., 1] (or broadcastable) coverage, float; `opaque` is full cover.
+    background: RGB colour in the units of `colour`, broadcastable to it.
+    opaque: alpha of an opaque pixel: 1.0 for [0, 1] images, 255.0 for 8-bit.
+
+  Returns:
+    [..., 3] colour in the units of `colour`.
+  """
+  return colour + (1.0 - alpha / opaque) * background
 
 
 def straight_colour(colour, alpha, opaque=1.0):

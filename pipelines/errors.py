@@ -3,7 +3,6 @@
 `NoImagesError` is public: programs catch it to print one line and exit 2.
 `SkipFile` is internal: it carries the reason a single file is left out, so
 that one bad file is reported in the summary instead of stopping the run.
-`first_line` shortens any error to the one line a user is shown.
 """
 
 
@@ -13,8 +12,3 @@ class NoImagesError(ValueError):
 
 class SkipFile(Exception):
   """One file cannot be used; `str(error)` is the reason shown to the user."""
-
-
-def first_line(error, default=""):
-  """The first line of `error`'s message, or `default` when it has none."""
-  return (str(error).strip().splitlines() or [default])[0]

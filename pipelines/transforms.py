@@ -16,6 +16,8 @@ import math
 
 import tensorflow as tf
 
+from pipelines import display
+
 
 def augment(images, seed, *, flip=True, translate=0, hue=False):
   """Randomly flips, shifts and hue-rotates each sprite of a batch.
@@ -100,14 +102,16 @@ def hue_rotation_matrix(angles):
 def over_background(images, rgb):
   """Composites premultiplied RGBA uint8 over an opaque colour -> RGB uint8.
 
-  Premultiplied "over" is c + (1 - a) * background; in integers,
-  c + round((255 - a) * background / 255), which never exceeds 255.
+  `display.composite` in 8-bit units, rounded: c + (1 - a / 255) * background
+  is an integer plus a multiple of 1/255, never within float32 rounding of a
+  half, so the result is the exactly rounded one; with c <= a it never
+  exceeds 255.
 
   Args:
     images: [..., 4] uint8, premultiplied alpha.
     rgb: (r, g, b) ints, the background colour.
   """
-  colour = tf.cast(images[..., :3], tf.int32)
-  clear = 255 - tf.cast(images[..., 3:], tf.int32)
-  background = tf.constant(rgb, tf.int32)
-  return tf.cast(colour + (clear * background + 127) // 255, tf.uint8)
+  colour = tf.cast(images[..., :3], tf.float32)
+  alpha = tf.cast(images[..., 3:], tf.float32)
+  over = display.composite(colour, alpha, tf.constant(rgb, tf.float32), opaque=255.0)
+  return tf.cast(tf.round(over), tf.uint8)

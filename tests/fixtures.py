@@ -10,10 +10,23 @@
   (numbered `sprites`, which the pipeline groups and splits).
 * Training: `trainables` (model, optimizer, loop state as a run builds them),
   `compiled_steps` (those and the compiled step), `random_batches`, and `make_run` (a run directory as train_loop.py leaves it).
+* Shared by the test files of one session: `smoke_run` (a smoke-preset run
+  directory on `shared_sprites`, made once per config) for the files that
+  evaluate, load or export a run.
+* Programs: `start_program` / `finish_program` (a program in a fresh
+  interpreter, as a user runs it, so several can run side by side) and
+  `run_program` (both in one call).
 """
 
+import atexit
+import collections
 import os
+import pathlib
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 import zlib
 
 import cv2
@@ -188,3 +201,73 @@ def make_run(run_dir, config, model=None):
       tf.train.Checkpoint(model=model), os.path.join(run_dir, "checkpoints", "best"),
       max_to_keep=1, checkpoint_name="ckpt")
   return manager.save()
+
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def start_program(*args, env=None):
+  """Starts `python ARGS` in the repository root in a fresh interpreter; returns the process.
+
+  Args:
+    args: what follows `python`: a program and its flags (`"evaluate.py",
+      "--ckpt", run`), `"-m", module, ...` or `"-c", code, ...`.
+    env: variables set on top of this process's environment.
+  """
+  return subprocess.Popen([sys.executable, *map(str, args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def finish_program(process, timeout=300):
+  """(exit status, stdout, stderr) of a `start_program` process, once it ends."""
+  stdout, stderr = process.communicate(timeout=timeout)
+  return process.returncode, stdout, stderr
+
+
+def run_program(*args, env=None, timeout=600):
+  """`start_program` and `finish_program` in one call."""
+  return finish_program(start_program(*args, env=env), timeout)
+
+
+# Made at most once per test session (one pytest process), removed at its exit.
+_SESSION = {}
+_RUNS = {}
+SmokeRun = collections.namedtuple("SmokeRun", "run_dir config model prefix")
+
+
+def _session_dir():
+  if "dir" not in _SESSION:
+    path = tempfile.mkdtemp(prefix="pokevae_tests_")
+    _SESSION["dir"] = path
+    atexit.register(shutil.rmtree, path, True)
+  return _SESSION["dir"]
+
+
+def shared_sprites():
+  """A folder of 160 numbered `sprites` (`make_sprite_folder`), written once per session."""
+  if "sprites" not in _SESSION:
+    _SESSION["sprites"] = make_sprite_folder(os.path.join(_session_dir(), "sprites"),
+                                             count=160, size=40)
+  return _SESSION["sprites"]
+
+
+def smoke_run(**changes):
+  """A smoke-preset run directory on `shared_sprites`, made once per session for `changes`.
+
+  The model is built with a fixed seed and saved untrained, as
+  `checkpoints/best` with `config.json` beside it (`make_run`): what the
+  tests that load, evaluate or export a run need, without the minute a
+  training run would add to every session. Callers must not write into it.
+
+  Returns:
+    A `SmokeRun`: run_dir, config, model (the saved weights), prefix.
+  """
+  key = tuple(sorted(changes.items()))
+  if key not in _RUNS:
+    config = config_lib.preset("smoke", data_dir=shared_sprites(), **changes)
+    tf.random.set_seed(0)
+    model = VAE.from_config(config)
+    run_dir = os.path.join(_session_dir(), f"run{len(_RUNS)}")
+    _RUNS[key] = SmokeRun(run_dir, config, model, make_run(run_dir, config, model))
+  return _RUNS[key]

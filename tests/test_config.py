@@ -86,6 +86,9 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("beta", dict(beta=-1.0), "beta must not be negative"),
       ("channels", dict(channels=2), "channels must be 4"),
       ("val_fraction", dict(val_fraction=1.0), "val_fraction must be in"),
+      ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),
+      ("decoder_norm", dict(decoder_norm="layer"),
+       "decoder_norm must be one of group, none, got 'layer'"),
   )
   def test_bad_values_name_the_field_and_value(self, changes, pattern):
     with self.assertRaisesRegex(ValueError, pattern):

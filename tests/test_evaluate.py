@@ -8,8 +8,6 @@ import glob  # pylint: disable=wrong-import-position
 import json  # pylint: disable=wrong-import-position
 import pathlib  # pylint: disable=wrong-import-position
 import re  # pylint: disable=wrong-import-position
-import subprocess  # pylint: disable=wrong-import-position
-import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
 import cv2  # pylint: disable=wrong-import-position
@@ -22,10 +20,8 @@ from tests import fixtures  # pylint: disable=wrong-import-position
 from tests import test_evaluation_page as page_test  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.evaluation import page  # pylint: disable=wrong-import-position
-from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 FAST = ["--iw-samples", "10", "--num-samples", "50"]
 PICTURES = ("reconstructions.png", "samples.png", "samples_vs_real.png", "interpolations.png",
             "traversals.png", "nearest_neighbors.png", "samples_pixel_art.png")
@@ -36,14 +32,7 @@ TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
 
 def start(*args):
   """Starts evaluate.py in a fresh interpreter, as a user would."""
-  return subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          cwd=ROOT)
-
-
-def finish(process):
-  stdout, stderr = process.communicate(timeout=300)
-  return process.returncode, stdout, stderr
+  return fixtures.start_program("evaluate.py", *args)
 
 
 @pytest.mark.slow
@@ -54,9 +43,9 @@ class EvaluateProgramTest(tf.test.TestCase):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
     tmp = pathlib.Path(cls.tmp.name)
-    sprites = fixtures.make_sprite_folder(str(tmp / "sprites"), count=240, size=40)
-    config = config_lib.preset("smoke", data_dir=sprites)
-    model = VAE.from_config(config)
+    shared = fixtures.smoke_run()
+    sprites, config, model = fixtures.shared_sprites(), shared.config, shared.model
+    # A copy of the shared run: this one gets a training curve in tb/.
     cls.run_dir = str(tmp / "run")
     cls.prefix = fixtures.make_run(cls.run_dir, config, model)
     with tf.summary.create_file_writer(os.path.join(cls.run_dir, "tb")).as_default():
@@ -83,7 +72,7 @@ class EvaluateProgramTest(tf.test.TestCase):
         "truncated": start("--ckpt", truncated, "--data-dir", sprites, *FAST),
         "edited": start("--ckpt", edited, *FAST),
     }
-    cls.results = {name: finish(process) for name, process in runs.items()}
+    cls.results = {name: fixtures.finish_program(process) for name, process in runs.items()}
 
   @classmethod
   def tearDownClass(cls):
@@ -116,6 +105,7 @@ class EvaluateProgramTest(tf.test.TestCase):
       self.assertRegex(stderr, rf"\n. {key} ")
     self.assertIn("random-convnet", stderr)
     self.assertIn("not ImageNet FID", stderr)
+    self.assertIn("near-copies (ratio < ", stderr)
 
   def test_run_writes_every_picture_with_an_alpha_channel(self):
     for name in PICTURES:

@@ -28,13 +28,9 @@ class EvaluationTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
-    cls.sprites = fixtures.make_sprite_folder(
-        os.path.join(cls.tmp.name, "sprites"), count=160, size=40)
-    cls.config = config_lib.preset("smoke", data_dir=cls.sprites)
-    tf.random.set_seed(0)
-    cls.model = VAE.from_config(cls.config)
-    cls.run_dir = os.path.join(cls.tmp.name, "run")
-    cls.prefix = fixtures.make_run(cls.run_dir, cls.config, cls.model)
+    run = fixtures.smoke_run()
+    cls.sprites = fixtures.shared_sprites()
+    cls.config, cls.model, cls.run_dir, cls.prefix = run.config, run.model, run.run_dir, run.prefix
     cls.images, cls.train, cls.heldout, _ = evaluation.load_split(cls.config, "test")
     cls.result = evaluation.compute_report(cls.model, cls.images, cls.train, seed=0, **SETTINGS)
     cls.report = cls.result.report

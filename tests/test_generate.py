@@ -4,11 +4,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # pylint: disable=wrong-import-position
+import io  # pylint: disable=wrong-import-position
 import json  # pylint: disable=wrong-import-position
 import pathlib  # pylint: disable=wrong-import-position
 import re  # pylint: disable=wrong-import-position
-import subprocess  # pylint: disable=wrong-import-position
-import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
 import cv2  # pylint: disable=wrong-import-position
@@ -16,39 +16,42 @@ import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.fixtures import make_run  # pylint: disable=wrong-import-position
+import generate  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
-from vae import config as config_lib  # pylint: disable=wrong-import-position
-from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import export  # pylint: disable=wrong-import-position
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
-# Checks that run before TensorFlow loads, so they answer at once.
+# Requests that must be answered before TensorFlow loads, all in one fresh
+# interpreter: argv lists as JSON in, (status, stdout, stderr) of each out,
+# and whether any of them imported TensorFlow.
 NO_TENSORFLOW = """
-import sys
+import contextlib, io, json, sys
 sys.argv[0] = "generate.py"
 import generate
-try:
-  status = generate.main(sys.argv[1:])
-except SystemExit as stop:  # argparse
-  status = stop.code
-print("tensorflow imported:", "tensorflow" in sys.modules)
-sys.exit(status)
+results = {}
+for name, argv in json.loads(sys.argv[1]).items():
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    try:
+      status = generate.main(argv)
+    except SystemExit as stop:  # argparse
+      status = stop.code
+  results[name] = [status, stdout.getvalue(), stderr.getvalue()]
+print(json.dumps(dict(results=results, tensorflow="tensorflow" in sys.modules)))
 """
 
 
-def start(*args, env=None, code=None):
-  """Starts generate.py in a fresh interpreter, as a user would."""
-  command = ["-c", code] if code else [str(ROOT / "generate.py")]
-  return subprocess.Popen([sys.executable, *command, *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
+def generate_here(*args):
+  """(status, stdout, stderr) of generate.py's `main` run in this process.
 
-
-def finish(process):
-  stdout, stderr = process.communicate(timeout=300)
-  return process.returncode, stdout, stderr
+  TensorFlow is loaded here already, so a request that needs the model skips
+  an interpreter's start; what it writes and prints is the program's.
+  """
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    status = generate.main(list(args))
+  return status, stdout.getvalue(), stderr.getvalue()
 
 
 def read_all(directory):
@@ -64,14 +67,10 @@ class GenerateProgramTest(tf.test.TestCase):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
     tmp = pathlib.Path(cls.tmp.name)
-    tf.random.set_seed(5)
-    config = config_lib.preset("smoke")
-    model = VAE.from_config(config)
-    run, saved = str(tmp / "run"), str(tmp / "export")
-    make_run(run, config, model)
-    export.export(model, saved, config_json=config.to_json())
-    rgb_run = str(tmp / "rgb")
-    make_run(rgb_run, config_lib.preset("smoke", channels=3))
+    shared = fixtures.smoke_run()
+    run, saved = shared.run_dir, str(tmp / "export")
+    export.export(shared.model, saved, config_json=shared.config.to_json())
+    rgb_run = fixtures.smoke_run(channels=3).run_dir
     cls.png = write_sprite(str(tmp / "mine.png"), 57, 43)
     cls.jpeg = write_sprite(str(tmp / "photo.jpg"), 120, 80, (40, 90, 220))
     clear = str(tmp / "clear.png")
@@ -89,25 +88,32 @@ class GenerateProgramTest(tf.test.TestCase):
     forced.mkdir()
     (forced / "sprite_0099.png").write_bytes(b"stale")
     same = ["-n", "10", "--seed", "3", "--temperature", "0.8"]
-    # The processes run side by side: each spends most of its time starting.
-    runs = {
-        "run1": start("--ckpt", run, *same, "--out", cls.out["run1"]),
-        "run2": start("--ckpt", run, *same, "--out", cls.out["run2"]),
-        "saved1": start("--ckpt", saved, *same, "--out", cls.out["saved1"]),
-        "saved2": start("--ckpt", saved, *same, "--out", cls.out["saved2"]),
-        "between": start("--ckpt", run, "--between", cls.png, cls.jpeg, "--steps", "5",
-                         "--out", cls.out["between"]),
-        "mix": start("--ckpt", saved, "--mix", cls.png, cls.jpeg, "--out", cls.out["mix"]),
-        "like": start("--ckpt", run, "--like", cls.jpeg, "-n", "4", "--spread", "0.3",
-                      "--out", cls.out["like"]),
-        "options": start("--ckpt", run, "-n", "3", "--size", "96", "--scale", "2",
-                         "--pixel-art", "--format", "webp", "--out", cls.out["options"]),
-        "forced": start("--ckpt", run, "-n", "2", "--force", "--out", cls.out["forced"]),
+    # Three fresh interpreters, side by side: the second of each pair of same
+    # commands (the files must not depend on the process that made them), and
+    # every request answered before TensorFlow loads.
+    started = {
+        "run2": fixtures.start_program("generate.py", "--ckpt", run, *same,
+                                       "--out", cls.out["run2"]),
+        "saved2": fixtures.start_program("generate.py", "--ckpt", saved, *same,
+                                         "--out", cls.out["saved2"]),
+    }
+    # Requests that load the model, in this process meanwhile.
+    here = {
+        "run1": ["--ckpt", run, *same, "--out", cls.out["run1"]],
+        "saved1": ["--ckpt", saved, *same, "--out", cls.out["saved1"]],
+        "between": ["--ckpt", run, "--between", cls.png, cls.jpeg, "--steps", "5",
+                    "--out", cls.out["between"]],
+        "mix": ["--ckpt", saved, "--mix", cls.png, cls.jpeg, "--out", cls.out["mix"]],
+        "like": ["--ckpt", run, "--like", cls.jpeg, "-n", "4", "--spread", "0.3",
+                 "--out", cls.out["like"]],
+        "options": ["--ckpt", run, "-n", "3", "--size", "96", "--scale", "2",
+                    "--pixel-art", "--format", "webp", "--out", cls.out["options"]],
+        "forced": ["--ckpt", run, "-n", "2", "--force", "--out", cls.out["forced"]],
         # Errors found after the model loads.
-        "unreadable": start("--ckpt", run, "--like", str(text), "--out", str(tmp / "o1")),
-        "transparent": start("--ckpt", run, "--mix", clear, cls.png, "--out", str(tmp / "o2")),
-        "rgb_as_rgba": start("--ckpt", rgb_run, "--channels", "4", "--out", str(tmp / "o3")),
-        "no_checkpoint": start("--ckpt", str(tmp / "empty"), "--out", str(tmp / "o4")),
+        "unreadable": ["--ckpt", run, "--like", str(text), "--out", str(tmp / "o1")],
+        "transparent": ["--ckpt", run, "--mix", clear, cls.png, "--out", str(tmp / "o2")],
+        "rgb_as_rgba": ["--ckpt", rgb_run, "--channels", "4", "--out", str(tmp / "o3")],
+        "no_checkpoint": ["--ckpt", str(tmp / "empty"), "--out", str(tmp / "o4")],
     }
     # Errors found before TensorFlow loads.
     quick = {
@@ -126,10 +132,17 @@ class GenerateProgramTest(tf.test.TestCase):
         "stray_spread": ["--ckpt", run, "--spread", "2"],
         "help": ["--help"],
     }
-    env = {"POKEVAE_PRETRAINED": str(tmp / "no_pretrained_here")}
-    for name, args in quick.items():
-      runs[name] = start(*args, env=env, code=NO_TENSORFLOW)
-    cls.results = {name: finish(process) for name, process in runs.items()}
+    started["quick"] = fixtures.start_program(
+        "-c", NO_TENSORFLOW, json.dumps(quick),
+        env={"POKEVAE_PRETRAINED": str(tmp / "no_pretrained_here")})
+    cls.results = {name: generate_here(*args) for name, args in here.items()}
+    cls.results.update({name: fixtures.finish_program(process)
+                        for name, process in started.items()})
+    status, stdout, stderr = cls.results.pop("quick")
+    assert status == 0, stderr[-3000:]
+    answered = json.loads(stdout)
+    cls.results.update({name: tuple(result) for name, result in answered["results"].items()})
+    cls.quick_imported_tensorflow = answered["tensorflow"]
 
   @classmethod
   def tearDownClass(cls):
@@ -155,7 +168,7 @@ class GenerateProgramTest(tf.test.TestCase):
 
   def assertAnsweredWithoutTensorFlow(self, name, *phrases):
     self.assertOneLineError(name, *phrases)
-    self.assertIn("tensorflow imported: False", self.results[name][1])
+    self.assertFalse(self.quick_imported_tensorflow)
 
   def image(self, out, name):
     image = cv2.imread(os.path.join(self.out[out], name), cv2.IMREAD_UNCHANGED)
@@ -189,7 +202,7 @@ class GenerateProgramTest(tf.test.TestCase):
   def test_generate_json_records_every_setting(self):
     with open(os.path.join(self.out["run1"], "generate.json"), encoding="utf-8") as f:
       record = json.load(f)
-    self.assertEndsWith(record["checkpoint"], "ckpt-1")
+    self.assertEqual(record["checkpoint"], fixtures.smoke_run().prefix)
     self.assertEqual(record["mode"], "sample")
     self.assertIn("blends of two training codes", record["sampler"])
     settings = record["settings"]
@@ -267,7 +280,7 @@ class GenerateProgramTest(tf.test.TestCase):
     self.assertEqual(status, 0, stderr)
     for words in ("usage: generate.py", "--between A B", "--like A", "generate.json"):
       self.assertIn(words, stdout)
-    self.assertIn("tensorflow imported: False", stdout)
+    self.assertFalse(self.quick_imported_tensorflow)
 
   def test_bad_flags_answer_before_tensorflow_loads(self):
     for name, phrase in (("zero", "-n must be at least 1, got 0"), ("bad_size", "--size"),
@@ -281,7 +294,7 @@ class GenerateProgramTest(tf.test.TestCase):
         lines = [line for line in stderr.splitlines() if line]
         self.assertLen(lines, 1, stderr)
         self.assertIn(phrase, lines[0])
-        self.assertIn("tensorflow imported: False", stdout)
+        self.assertFalse(self.quick_imported_tensorflow)
 
 
 if __name__ == "__main__":

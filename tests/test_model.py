@@ -1,7 +1,9 @@
 """Tests for vae/model.py."""
 
+import inspect
 import itertools
 import os
+from unittest import mock
 
 import keras
 import numpy as np
@@ -10,6 +12,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tests import fixtures
+from vae import config as config_lib
 from vae import model as model_lib
 from vae import objectives
 
@@ -155,6 +158,43 @@ class VariablesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(fresh.reconstruct(x), saved.reconstruct(x))
     self.assertAllEqual(fresh.prior().log_prob(tf.ones([1, 3])),
                         saved.prior().log_prob(tf.ones([1, 3])))
+
+
+class FromConfigTest(tf.test.TestCase):
+
+  def test_every_constructor_keyword_but_the_few_is_a_config_field(self):
+    # A keyword renamed on one side only would otherwise be left at its default.
+    keywords = set(inspect.signature(model_lib.VAE.__init__).parameters) - {"self"}
+    fields = set(config_lib.flat(config_lib.Config()))
+    self.assertEqual(keywords - fields, set(model_lib.CONSTRUCTOR_ONLY))
+
+  def test_each_keyword_gets_its_fields_value(self):
+    config = config_lib.preset("smoke", image_size=64, channels=3, latent_dim=5, widths=(4, 8),
+                               norm="none", decoder_norm="group", likelihood="gaussian",
+                               prior="mog", prior_components=3, grid_size=16, grid_channels=3,
+                               grid_prior="autoregressive", grid_temperature=0.5,
+                               sampler="expost", expost_latents="all", expost_components=2)
+    with mock.patch.object(model_lib.VAE, "__init__", autospec=True,
+                           return_value=None) as init:
+      model_lib.VAE.from_config(config)
+    given = init.call_args.kwargs
+    fields = config_lib.flat(config)
+    self.assertEqual(given, {**{k: fields[k] for k in given if k in fields},
+                             "compute_dtype": tf.float32, "name": "vae"})
+    # What from_config passed when it spelled each keyword out.
+    self.assertCountEqual(given, [
+        "image_size", "channels", "latent_dim", "widths", "res_blocks", "norm", "decoder_norm",
+        "likelihood", "logistic_mixtures", "prior", "prior_components", "grid_size",
+        "grid_channels", "grid_prior", "grid_temperature", "sampler", "expost_latents",
+        "expost_components", "compute_dtype", "name"])
+
+  def test_the_built_model_is_the_configs(self):
+    config = config_lib.preset("smoke", channels=3, latent_dim=5, grid_size=0, sampler="prior",
+                               mixed_precision=True)
+    model = model_lib.VAE.from_config(config)
+    self.assertEqual((model.image_size, model.channels, model.latent_dim, model.code_dim),
+                     (32, 3, 5, 5))
+    self.assertEqual(model.encoder.compute_dtype, tf.float16)
 
 
 @pytest.mark.slow  # Trains the model end to end.

@@ -1,10 +1,11 @@
-"""Tests for pipelines.config and pipelines.cli: validation and flags."""
+"""Tests for pipelines.config: validation, and its fields as the flags of `python -m pipelines`."""
 
 import dataclasses
 
 import tensorflow as tf
 
-from pipelines import cli
+from common import cli
+from pipelines import __main__ as inspect_cli
 from pipelines.config import BUNDLED_DIR, DataConfig, background_rgb
 
 
@@ -39,9 +40,7 @@ class DataConfigTest(tf.test.TestCase):
 class FlagsTest(tf.test.TestCase):
 
   def _parse(self, argv):
-    parser = cli.OneLineParser(prog="test")
-    cli.add_config_flags(parser)
-    return cli.config_from_args(parser.parse_args(argv))
+    return cli.from_flags(DataConfig, inspect_cli.parse_args(argv))
 
   def test_every_field_has_a_flag_with_its_default(self):
     self.assertEqual(self._parse([]), DataConfig())

@@ -33,6 +33,17 @@ class DisplayTest(tf.test.TestCase):
     batch = np.array([[[[-0.2, 0.5, 1.7]]]], np.float32)
     self.assertAllEqual(display.to_display_uint8(batch, 3), [[[[0, 128, 255]]]])
 
+  def test_composite_shows_the_background_through_what_alpha_leaves_uncovered(self):
+    colour = np.array([[0.0, 0.0, 0.0], [0.3, 0.2, 0.1], [0.6, 0.0, 0.0]], np.float32)
+    alpha = np.array([[0.0], [0.5], [1.0]], np.float32)
+    background = np.array([0.2, 0.4, 1.0], np.float32)
+    expected = [[0.2, 0.4, 1.0], [0.4, 0.4, 0.6], [0.6, 0.0, 0.0]]
+    self.assertAllClose(display.composite(colour, alpha, background), expected)
+    # The same formula on tensors and in 8-bit units.
+    self.assertAllClose(display.composite(tf.constant(colour * 255), tf.constant(alpha * 255),
+                                          tf.constant(background * 255), opaque=255.0),
+                        np.array(expected) * 255, atol=1e-3)
+
   def test_wrong_channels_is_a_clear_error(self):
     with self.assertRaisesRegex(ValueError, r"\[N, H, W, 4\].*\(2, 3, 3, 3\)"):
       display.to_display_uint8(np.zeros((2, 3, 3, 3)), 4)

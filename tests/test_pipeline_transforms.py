@@ -96,6 +96,18 @@ class OverBackgroundTest(tf.test.TestCase):
     out = transforms.over_background(images, (255, 255, 255)).numpy().astype(int)
     self.assertAllEqual(out, images[..., :3].astype(int) + 255 - images[..., 3:].astype(int))
 
+  def test_composite_is_the_exactly_rounded_integer_over_for_every_premultiplied_pixel(self):
+    # Every (colour, alpha) pair with colour <= alpha, over every background level.
+    colour, alpha = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    valid = colour <= alpha
+    pixels = np.stack([colour[valid]] * 3 + [alpha[valid]], -1).astype(np.uint8)
+    for level in range(0, 256, 3):
+      background = (level, min(level + 1, 255), min(level + 2, 255))
+      out = transforms.over_background(pixels, background).numpy().astype(int)
+      exact = (pixels[:, :3].astype(int) +
+               ((255 - pixels[:, 3:].astype(int)) * np.array(background) + 127) // 255)
+      self.assertAllEqual(out, exact, msg=f"background {background}")
+
 
 if __name__ == "__main__":
   tf.test.main()

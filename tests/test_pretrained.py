@@ -11,37 +11,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json  # pylint: disable=wrong-import-position
 import pathlib  # pylint: disable=wrong-import-position
-import subprocess  # pylint: disable=wrong-import-position
-import sys  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from tests.fixtures import make_sprite_folder  # pylint: disable=wrong-import-position
+from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import pretrained  # pylint: disable=wrong-import-position
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Bits/dim of the small evaluation, repeated in another process: the same
 # seeded draws on the same CPU give the same sums up to float reassociation.
 TOLERANCE = 1e-3
 
 
-def run(*args, env=None):
-  done = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
-                        timeout=600, check=False, env={**os.environ, **(env or {})})
-  return done.returncode, done.stdout, done.stderr
-
-
 def make_smoke_package(tmp):
   """Trains, evaluates and packages a smoke run; returns the package folder."""
-  sprites = make_sprite_folder(str(tmp / "sprites"), count=160, size=40)
+  sprites = fixtures.shared_sprites()
   run_dir, dest = str(tmp / "run"), str(tmp / "pretrained")
   for args in (["train_loop.py", "--preset", "smoke", "--data-dir", sprites, "--out", run_dir,
                 "--dashboard", "plain"],
                ["evaluate.py", "--ckpt", run_dir, "--iw-samples", "10", "--num-samples", "50"],
                ["-m", "vae.pretrained", run_dir, "--dest", dest]):
-    status, _, stderr = run(*args)
+    status, _, stderr = fixtures.run_program(*args)
     assert status == 0, f"{args[0]} failed: {stderr[-3000:]}"
   return dest
 
@@ -54,14 +45,15 @@ class PretrainedTest(tf.test.TestCase):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
     tmp = pathlib.Path(cls.tmp.name)
-    shipped = ROOT / "pretrained"
+    shipped = fixtures.ROOT / "pretrained"
     cls.dest = str(shipped) if (shipped / "config.json").exists() else make_smoke_package(tmp)
     with open(os.path.join(cls.dest, "check.json"), encoding="utf-8") as f:
       cls.check = json.load(f)
     cls.check_out = str(tmp / "check")
-    cls.evaluated = run(*pretrained.check_command(cls.dest, cls.check_out))
-    cls.generated = run("generate.py", "-n", "4", "--out", str(tmp / "sprites_out"),
-                        env={"POKEVAE_PRETRAINED": cls.dest})
+    cls.evaluated = fixtures.run_program(*pretrained.check_command(cls.dest, cls.check_out))
+    cls.generated = fixtures.run_program("generate.py", "-n", "4",
+                                         "--out", str(tmp / "sprites_out"),
+                                         env={"POKEVAE_PRETRAINED": cls.dest})
     cls.sprites_out = str(tmp / "sprites_out")
 
   @classmethod
@@ -115,7 +107,7 @@ class PretrainedTest(tf.test.TestCase):
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     for dest, phrase in ((str(busy), "--force"), (self.dest, "the run")):
-      status, _, stderr = run("-m", "vae.pretrained", self.dest, "--dest", dest,
+      status, _, stderr = fixtures.run_program("-m", "vae.pretrained", self.dest, "--dest", dest,
                               "--report", self.dest)
       self.assertEqual(status, 2, stderr)
       lines = stderr.strip().splitlines()

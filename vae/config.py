@@ -6,6 +6,8 @@
 offers every field as a flag (`--latent-dim 64`, `--image-size 32`), and the
 resolved config is written as `config.json` beside every checkpoint so that
 `evaluate.py` rebuilds the model (`VAE.from_config`) without repeating a flag.
+`CHECKPOINTS` names the checkpoints a run directory keeps, which `--which`
+(`add_which_flag`) picks from in `evaluate.py` and `generate.py`.
 No pickles: JSON in, JSON out, checked against the fields. A config.json
 written before the data settings were nested (every field at the top level)
 loads as well.
@@ -15,15 +17,18 @@ import dataclasses
 import json
 import os
 
-from pipelines.config import DataConfig, check_choice
+from common.errors import check_choice
+from pipelines.config import DataConfig
 
 CONFIG_NAME = "config.json"  # beside the checkpoints of every run directory
+CHECKPOINTS = ("best", "latest")  # checkpoints/<name>/ of every run directory
 
 BETA_SCHEDULES = ("constant", "linear", "cyclical", "capacity")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
+NORMS = ("group", "none")
 SAMPLERS = ("prior", "expost", "blend")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
@@ -121,6 +126,8 @@ class Config:
     check_choice("strategy", self.strategy, STRATEGIES)
     check_choice("likelihood", self.likelihood, LIKELIHOODS)
     check_choice("prior", self.prior, PRIORS)
+    check_choice("norm", self.norm, NORMS)
+    check_choice("decoder_norm", self.decoder_norm, NORMS)
     check_choice("sampler", self.sampler, SAMPLERS)
     check_choice("grid_prior", self.grid_prior, GRID_PRIORS)
     check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
@@ -161,7 +168,8 @@ PRESETS = {
                   batch_size=32, epochs=2, max_steps=40, warmup_steps=20,
                   steps_per_call=4, checkpoint_every=20, log_every=10,
                   patience=5, preview_count=8, lr=1e-3, grid_size=8, grid_channels=2),
-    # The best model two CPU cores train in about 20 minutes.
+    # The best model of the ablation (bench/README.md, section 8); how long it
+    # trains on two CPU cores is measured in README.md.
     "default": dict(),
     # Longer and wider, for a GPU or a patient user.
     "quality": dict(widths=(32, 64, 128, 256), res_blocks=1, latent_dim=128,
@@ -221,6 +229,12 @@ def from_dict(values: dict) -> Config:
   if "widths" in values:
     values["widths"] = tuple(values["widths"])
   return Config(data=DataConfig(**data), **values)
+
+
+def add_which_flag(parser) -> None:
+  """`--which best|latest`: the checkpoint of a run directory a program reads."""
+  parser.add_argument("--which", choices=CHECKPOINTS, default=CHECKPOINTS[0],
+                      help=f"checkpoint of a run directory (default: {CHECKPOINTS[0]})")
 
 
 def load(path: str) -> Config:

@@ -26,9 +26,11 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from common.errors import first_line
 import pipelines
 from pipelines import canvas
 from pipelines import decode
+from pipelines import display
 from pipelines import transforms
 from pipelines.config import background_rgb
 from pipelines.errors import SkipFile
@@ -147,9 +149,8 @@ def _from_saved_model(path):
     decode_spec = loaded.signatures["decode"].structured_input_signature[1]["z"]
   except (KeyError, OSError, ValueError, tf.errors.OpError) as error:
     raise GenerationError(
-        f"{path} is not a PokeVAE SavedModel (see vae/export.py): "
-        f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
-    ) from None
+        f"{path} is not a PokeVAE SavedModel (see vae/evaluation/export.py): "
+        f"{first_line(error, type(error).__name__)}") from None
   config, sampler = config_lib.Config(), "unknown"
   config_path = os.path.join(path, "assets.extra", "config.json")
   if os.path.exists(config_path):
@@ -176,7 +177,7 @@ def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, 
     size: None for the model's size, or the side of the canvas to resample
       to (96: the canvas Black/White sprites are drawn on).
     pixel_art: quantise each image to 16 colours with a hard alpha edge
-      (`vae.pictures.pixel_art`, the palette view of evaluate.py).
+      (`vae.evaluation.pictures.pixel_art`, the palette view of evaluate.py).
     rgb: composite RGBA on white and drop alpha.
     scale: nearest-neighbour upscaling, so each sprite pixel stays square.
     seed: seed of the palette's k-means.
@@ -194,7 +195,7 @@ def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, 
   if pixel_art:
     images = pictures.pixel_art(images, channels, seed=seed)
   if rgb and channels == 4:
-    images = images[..., :3] + (1.0 - images[..., 3:])
+    images = display.composite(images[..., :3], images[..., 3:], 1.0)  # on white
     channels = 3
   out = pipelines.to_display_uint8(images, channels)
   return out.repeat(scale, axis=1).repeat(scale, axis=2)

@@ -42,7 +42,7 @@ it is an option, not the default.
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from pipelines.config import check_choice
+from common.errors import check_choice
 from vae import config as config_lib
 from vae import layers
 

@@ -7,10 +7,12 @@ builds the model a `vae.config.Config` describes; the keyword defaults are
 that config's defaults (see `vae/config.py`, where they are written once).
 """
 
+import inspect
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from pipelines.config import check_choice
+from common.errors import check_choice
 from vae import blend
 from vae import config as config_lib
 from vae import expost
@@ -23,6 +25,9 @@ from vae import priors
 tfd = tfp.distributions
 
 _DEFAULT = config_lib.Config()
+# Keywords of `VAE.__init__` that no config field sets: `from_config` leaves
+# the first two at their defaults and passes the last two itself.
+CONSTRUCTOR_ONLY = ("groups", "gaussian_scale", "compute_dtype", "name")
 
 
 class VAE(tf.Module):
@@ -40,20 +45,17 @@ class VAE(tf.Module):
   def from_config(cls, config, compute_dtype=None, name="vae"):
     """The model `config` (a `vae.config.Config`) describes, in the current strategy scope.
 
-    `compute_dtype` defaults to float16 with `config.mixed_precision`, else float32.
+    Every keyword of `__init__` that is the name of a config field (the data
+    fields `image_size` and `channels` by their own names, as in
+    `config_lib.flat`) takes that field's value; the rest (`CONSTRUCTOR_ONLY`)
+    keep their defaults. `compute_dtype` defaults to float16 with
+    `config.mixed_precision`, else float32.
     """
     if compute_dtype is None:
       compute_dtype = tf.float16 if config.mixed_precision else tf.float32
-    return cls(image_size=config.data.image_size, channels=config.data.channels,
-               latent_dim=config.latent_dim, widths=config.widths,
-               res_blocks=config.res_blocks, norm=config.norm, decoder_norm=config.decoder_norm,
-               likelihood=config.likelihood, logistic_mixtures=config.logistic_mixtures,
-               prior=config.prior, prior_components=config.prior_components,
-               grid_size=config.grid_size, grid_channels=config.grid_channels,
-               grid_prior=config.grid_prior,
-               grid_temperature=config.grid_temperature, sampler=config.sampler,
-               expost_latents=config.expost_latents,
-               expost_components=config.expost_components,
+    fields = config_lib.flat(config)
+    keywords = inspect.signature(cls.__init__).parameters
+    return cls(**{k: fields[k] for k in keywords if k in fields},
                compute_dtype=compute_dtype, name=name)
 
   def __init__(self, *, image_size=_DEFAULT.data.image_size, channels=_DEFAULT.data.channels,

@@ -40,8 +40,7 @@ from vae import layers
 tfd = tfp.distributions
 
 
-def elbo_terms(model, x, *, seed=None, noise=None, training=True,
-               foreground=False, with_draw=False):
+def elbo_terms(model, x, *, seed=None, noise=None, foreground=False, with_draw=False):
   """Per-image terms of the ELBO from one posterior sample.
 
   Args:
@@ -54,9 +53,6 @@ def elbo_terms(model, x, *, seed=None, noise=None, training=True,
       reparameterisation of the diagonal Gaussian posteriors). The training loop draws noise for the
       whole global batch and gives each replica its rows, so any number of
       replicas sees exactly the z one device would.
-    training: accepted so callers can say which mode they are in; the model
-      has no layer that behaves differently (group normalisation uses
-      per-image statistics), so it changes nothing today.
     foreground: also return "foreground_distortion", -log p(x|z) summed over
       the pixels of x that are not background, and "foreground_values", how
       many values (pixels times channels) those are; see
@@ -71,7 +67,6 @@ def elbo_terms(model, x, *, seed=None, noise=None, training=True,
     chain-rule split of the Monte Carlo rate for the mixture prior
     (`priors.rate_per_dim`).
   """
-  del training  # See the docstring.
   if noise is None:
     noise = tf.random.stateless_normal([tf.shape(x)[0], model.code_dim],
                                        tfp.random.sanitize_seed(seed))

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 
-from pipelines import cli
+from common import cli
 
 PROG = "python -m vae.pretrained"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,7 +104,7 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   if not os.path.isfile(report_json):
     raise PackageError(f"no report in {report_dir}: run python evaluate.py --ckpt {run} first "
                        "(or pass --report DIR)")
-  from pipelines import startup  # pylint: disable=import-outside-toplevel
+  from common import startup  # pylint: disable=import-outside-toplevel
   tf = startup.import_tensorflow()
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   try:

@@ -13,7 +13,7 @@ import json
 import pathlib
 import sys
 
-from pipelines import cli
+from common import cli
 from pipelines.config import BUNDLED_DIR
 from pipelines.fetch import sprite_package, sprite_sets
 

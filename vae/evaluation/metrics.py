@@ -18,6 +18,8 @@ Copying is measured in pixel space (`memorization`), reconstructions by
 import numpy as np
 import tensorflow as tf
 
+from pipelines import display
+
 # Mid grey sits as far from black outlines as from white bodies, so neither a
 # dark nor a light sprite melts into the canvas, and a wrong alpha shows as a
 # grey halo whatever the colour around it.
@@ -45,10 +47,7 @@ def composite(images, background=BACKGROUND):
         f"images must have shape [N, S, S, 3 or 4], got {images.shape}")
   if images.shape[-1] == 3:
     return images
-  rgb, alpha = images[..., :3], images[..., 3:]
-  # Premultiplied colour already carries the alpha factor: only the
-  # background needs weighting.
-  return rgb + (1.0 - alpha) * np.asarray(background, np.float32)
+  return display.composite(images[..., :3], images[..., 3:], np.asarray(background, np.float32))
 
 
 def _as_vectors(x, name):

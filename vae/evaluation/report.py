@@ -43,8 +43,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from common.errors import first_line
 import pipelines
-from pipelines.errors import first_line
 from vae import blend
 from vae import config as config_lib
 from vae import expost
@@ -63,7 +63,8 @@ REPORT_KEYS = (
     "seed")
 
 # Images per compiled call. The IWAE bound decodes IWAE_BATCH * IWAE_CHUNK
-# images at once: 512, about 0.3 GB of activations for the default 64 px model.
+# images at once, which bounds its activations' memory (bench/README.md,
+# "Figures that were in code comments").
 BATCH = 64
 IWAE_BATCH = 16
 IWAE_CHUNK = 32
@@ -165,7 +166,7 @@ def _compiled(model, iw_samples, sampler):
 
   @tf.function(input_signature=[images, seed])
   def terms(x, seed):
-    out = objectives.elbo_terms(model, x, seed=seed, training=False, foreground=True)
+    out = objectives.elbo_terms(model, x, seed=seed, foreground=True)
     mean = model.encode(x).mean()
     return dict(out, mean=mean, reconstruction=model.render(mean))
 

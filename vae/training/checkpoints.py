@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from pipelines.errors import first_line
+from common.errors import first_line
 from vae.config import CONFIG_NAME
 
 

@@ -36,7 +36,7 @@ import tempfile
 
 import tensorflow as tf
 
-from pipelines import disk_cache
+from common.processes import process_alive
 
 # The longest a collective (one all-reduce of a step) may wait for its peers.
 # It must cover a peer still tracing its first step on a loaded machine.
@@ -102,7 +102,7 @@ def run_dir(out, strategy_name):
   # A worker killed outright could not remove its directory: sweep those first.
   for stale in glob.glob(os.path.join(tempfile.gettempdir(), "pokevae-worker-*-*")):
     pid = os.path.basename(stale).split("-")[2]
-    if pid.isdigit() and not disk_cache.process_alive(int(pid)):
+    if pid.isdigit() and not process_alive(int(pid)):
       shutil.rmtree(stale, ignore_errors=True)
   temporary = tempfile.TemporaryDirectory(  # pylint: disable=consider-using-with
       prefix=f"pokevae-worker-{os.getpid()}-")

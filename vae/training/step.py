@@ -309,7 +309,7 @@ def make_validation_fn(model, config):
 
   @tf.function
   def validation_terms(batch):
-    terms = objectives.elbo_terms(model, batch, seed=tf.constant([config.seed, 7]), training=False)
+    terms = objectives.elbo_terms(model, batch, seed=tf.constant([config.seed, 7]))
     return {k: tf.reduce_sum(terms[k]) for k in ("distortion", "rate", "elbo")}
 
   return validation_terms

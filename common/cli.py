@@ -3,15 +3,13 @@
 `OneLineParser` turns a bad flag into one line on stderr and exit status 2
 (argparse's default also prints the whole usage). `add_field_flags` offers
 dataclass fields as flags named after them (`--image-size 32`, `--no-flip`),
-so flags can never drift from the dataclass; `add_config_flags` does it for
-every `DataConfig` field.
+so flags can never drift from the dataclass, and `from_flags` builds the
+dataclass back from the parsed flags.
 """
 
 import argparse
 import dataclasses
 import sys
-
-from pipelines.config import DataConfig
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -47,12 +45,6 @@ def add_field_flags(parser, fields, *, unset=False, parsers=None) -> None:
     parser.add_argument(flag, **kwargs)
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-  """Adds one flag per `DataConfig` field, with the field's default."""
-  group = parser.add_argument_group("data", "DataConfig fields (see pipelines/config.py)")
-  add_field_flags(group, dataclasses.fields(DataConfig))
-
-
-def config_from_args(args: argparse.Namespace) -> DataConfig:
-  """Builds the `DataConfig` from parsed flags (ValueError on a bad value)."""
-  return DataConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DataConfig)})
+def from_flags(cls, args: argparse.Namespace):
+  """The dataclass `cls` with every field from the flag of its name (ValueError on a bad value)."""
+  return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})

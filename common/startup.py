@@ -34,9 +34,9 @@ def import_tensorflow():
   """Imports and returns TensorFlow quietly (TFP and Keras with it)."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # NumPy's OpenBLAS threads spin while they wait and fight TensorFlow's
-  # thread pools for the cores: the ex-post density's EM fit took 20 s
-  # inside a training process against 0.6 s with one BLAS thread. The
-  # programs' NumPy work is small, so one thread costs nothing there.
+  # thread pools for the cores, which slowed the ex-post density's EM fit
+  # many times over (bench/README.md, "Figures that were in code comments").
+  # The programs' NumPy work is small, so one thread costs nothing there.
   os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
   with _stderr_silenced():
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
