@@ -40,7 +40,11 @@ def species_rows(tar_path) -> list[dict]:
     raise npm.FetchError(f"node not found on PATH: install Node.js to read {PACKAGE}")
   with tempfile.TemporaryDirectory(prefix="pokevae-dex-") as workdir:
     with tarfile.open(tar_path) as tar:
-      tar.extractall(workdir, filter="data")
+      # The "data" filter refuses links and paths out of the folder (Python 3.11.4 on).
+      if hasattr(tarfile, "data_filter"):
+        tar.extractall(workdir, filter="data")
+      else:
+        tar.extractall(workdir)
     try:
       done = subprocess.run([node, str(SCRIPT), str(pathlib.Path(workdir, "package"))],
                             capture_output=True, text=True, timeout=600, check=False)
