@@ -5,8 +5,9 @@
   python -m pipelines --manifest files.csv --sheet sheet.png
 
 Prints files found, decoded and skipped (with reasons), images and species
-groups per split, and the training size and channels: a rich table, or JSON
-with --json. Bad flag values and folders without a usable image are one line
+groups per split, the training size and channels, and with a types table how
+many files have a row in it and which have none: a rich table, or JSON with
+--json. Bad flag values and folders without a usable image are one line
 on stderr and exit status 2.
 """
 
@@ -26,13 +27,15 @@ from pipelines.config import SPLITS, DataConfig
 from pipelines.errors import NoImagesError
 
 PROG = "python -m pipelines"
+_MISSING_SHOWN = 50  # files without a types row listed in the table; --json lists all.
 
 
 def parse_args(argv=None):
   parser = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
   parser.add_argument("--manifest", metavar="FILE.csv",
-                      help="write path,group,split,status for every file")
+                      help="write path,group,split,status (and species,types with a types "
+                           "table) for every file")
   parser.add_argument("--sheet", metavar="FILE.png",
                       help="write a contact sheet of one augmented training batch")
   parser.add_argument("--sheet-size", type=int, default=64, help="images on the sheet")
@@ -42,14 +45,15 @@ def parse_args(argv=None):
   return parser.parse_args(argv)
 
 
-def write_manifest(path, records):
+def write_manifest(path, records, with_types=False):
   parent = os.path.dirname(path)
   if parent:
     os.makedirs(parent, exist_ok=True)
   with open(path, "w", newline="", encoding="utf-8") as f:
     writer = csv.writer(f)
-    writer.writerow(["path", "group", "split", "status"])
-    writer.writerows([r.path, r.group, r.split, r.status] for r in records)
+    writer.writerow(["path", "group", "split", "status"] + (["species", "types"] * with_types))
+    writer.writerows([r.path, r.group, r.split, r.status]
+                     + ([r.species, "/".join(r.types)] * with_types) for r in records)
 
 
 def write_sheet(path, data, count, seed):
@@ -82,6 +86,23 @@ def print_tables(summary):
     for item in summary["skipped"]:
       skipped.add_row(item["path"], item["reason"])
     console.print(skipped)
+  types = summary["types"]
+  if types is None:
+    console.print("types: none (no types table; training is unconditional)")
+    return
+  missing = types["without_row"]
+  table = Table(title="types", show_header=False)
+  table.add_row("table", types["table"])
+  table.add_row("files with a row", str(types["with_row"]))
+  table.add_row("files without a row", f"{len(missing)} (kept, with no type)")
+  console.print(table)
+  if missing:
+    shown = Table("path", title="files without a row in the types table")
+    for path in missing[:_MISSING_SHOWN]:
+      shown.add_row(path)
+    if len(missing) > _MISSING_SHOWN:
+      shown.add_row(f"... and {len(missing) - _MISSING_SHOWN} more (all of them: --json)")
+    console.print(shown)
 
 
 def main(argv=None) -> int:
@@ -96,7 +117,7 @@ def main(argv=None) -> int:
     from pipelines import dataset  # pylint: disable=import-outside-toplevel
     data = dataset.load(config)
     if args.manifest:
-      write_manifest(args.manifest, data.records)
+      write_manifest(args.manifest, data.records, with_types=data.types_table is not None)
     if args.sheet:
       write_sheet(args.sheet, data, args.sheet_size, args.seed)
   except (NoImagesError, ValueError, OSError) as error:

@@ -39,6 +39,11 @@ class DataConfig:
     flip: Random horizontal flips in training batches.
     translate: Largest random shift in pixels in training batches.
     hue: Random hue rotation of training images (a "shiny" variant).
+    types_table: The species table that gives each sprite its types (see
+      `pipelines.types_table`): "" is the folder's own `types.csv` if it has
+      one (the bundled set's is data/types/types.csv), else none; "none" is
+      none; anything else is the path of a CSV with the same columns. Without
+      one the data has no types, and trains unconditionally.
   """
 
   data_dir: str = ""
@@ -53,6 +58,7 @@ class DataConfig:
   flip: bool = True
   translate: int = 4
   hue: bool = False
+  types_table: str = ""
 
   def __post_init__(self):
     _check_type(self, "image_size", int)

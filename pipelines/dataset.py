@@ -6,6 +6,11 @@ that `count()` is exact and every file that fails is named in `summary()`.
 The decoded uint8 images are cached (4x smaller than float32): in memory by
 default, or in tf.data cache files under a directory for sets that do not
 fit, where a second run reads the files and decodes nothing (see `disk_cache`).
+
+A folder with a types table (see `types_table`) also gives every sprite its
+types, multi-hot over `types_table.TYPE_NAMES` (`types`); batches carry them
+beside the images when asked (`with_types=True`), for a model conditioned on
+types (Sohn et al. 2015). Without the flag every caller gets images alone.
 """
 
 import dataclasses
@@ -14,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import check_choice, first_line
-from pipelines import canvas, decode, disk_cache, probe, sources, transforms
+from pipelines import canvas, decode, disk_cache, probe, sources, transforms, types_table
 from pipelines.config import SPLITS, DataConfig, background_rgb
 from pipelines.errors import NoImagesError, SkipFile
 
@@ -27,20 +32,55 @@ class SpriteData:
 
   Attributes:
     config: The `DataConfig` it was loaded with.
-    records: One `sources.Record` per image file: path, group, split, status.
+    records: One `sources.Record` per image file: path, group, split, status,
+      and the species and types of its row in the types table.
+    types_table: The path of the types table the types came from, or None
+      when the folder has none (then `types` is not available).
   """
 
-  def __init__(self, config: DataConfig, records, decoded):
+  def __init__(self, config: DataConfig, records, decoded, types_table_path=None):
     self.config = config
     self.records = list(records)
+    self.types_table = types_table_path
     self._decoded = decoded  # split -> Dataset of cached [S, S, 4] uint8.
+
+  @property
+  def type_names(self) -> tuple:
+    """The names of the columns of `types`: `types_table.TYPE_NAMES`; () without a table."""
+    return types_table.TYPE_NAMES if self.types_table else ()
+
+  def types(self, split: str) -> np.ndarray:
+    """The types of every image of a split, float32 [N, len(type_names)] multi-hot.
+
+    One row per image in the order of `array` (and of an unaugmented
+    `dataset`): 1 at each of the sprite's one or two types, all 0 for a sprite
+    whose file has no row in the table (counted in `summary`).
+
+    Raises:
+      ValueError: the folder has no types table.
+    """
+    return types_table.multi_hot(self._per_image(split, lambda r: r.types))
+
+  def primary_types(self, split: str) -> np.ndarray:
+    """The index into `type_names` of every image's primary type, int32 [N]; -1 without a row."""
+    index = {name: i for i, name in enumerate(types_table.TYPE_NAMES)}
+    return np.array(self._per_image(split, lambda r: index[r.types[0]] if r.types else -1),
+                    np.int32).reshape([-1])
+
+  def _per_image(self, split, value):
+    check_choice("split", split, SPLITS)
+    if not self.types_table:
+      raise ValueError(f"{self.config.folder} has no types table: put a {types_table.TABLE_NAME} "
+                       "in it or pass --types-table FILE (see README, Data)")
+    return [value(r) for r in self.records if r.ok and r.split == split for _ in range(r.images)]
 
   def count(self, split: str) -> int:
     """Number of usable images in "train", "val" or "test"."""
     check_choice("split", split, SPLITS)
     return sum(r.images for r in self.records if r.split == split)
 
-  def dataset(self, split, batch_size, *, training, seed=0, drop_remainder=False):
+  def dataset(self, split, batch_size, *, training, seed=0, drop_remainder=False,
+              with_types=False):
     """One epoch of float32 batches [batch, S, S, C] in [0, 1], multiples of 1/255.
 
     Args:
@@ -50,6 +90,8 @@ class SpriteData:
         test data should never be augmented.
       seed: With `training`, the same seed gives the same batches.
       drop_remainder: Drop a last, smaller batch.
+      with_types: Give (images, types) pairs, the types float32 [batch, T]
+        multi-hot as in `types`; the images are the same as without it.
 
     Returns:
       A `tf.data.Dataset`; iterating it again gives a new, seeded epoch.
@@ -58,7 +100,7 @@ class SpriteData:
     if batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     # list -> decode -> cache happened in load(); this reads the cache.
-    images = self._decoded[split]
+    images = self._examples(split, with_types)
     if training:
       # Reshuffled each epoch, in the same sequence of orders for a given seed.
       images = images.shuffle(self._shuffle_buffer(split), seed=seed,
@@ -75,7 +117,8 @@ class SpriteData:
     """Full training batches per epoch (`train_epoch` drops the remainder)."""
     return self.count("train") // batch_size
 
-  def train_epoch(self, batch_size, *, seed, epoch, start=0, shard=0, shards=1):
+  def train_epoch(self, batch_size, *, seed, epoch, start=0, shard=0, shards=1,
+                  with_types=False):
     """Training batches of one epoch, from its `start`-th: a pure function of the arguments.
 
     An exact resume, and several workers that must agree, need the batch of
@@ -99,10 +142,14 @@ class SpriteData:
         whole batch and keeps its rows, so shards together see exactly what one
         process would (the price: each redoes the augmentation of the batch).
       shards: How many shards (input pipelines, one per worker) share a batch.
+      with_types: Give (images, types) pairs, the types float32
+        [batch_size // shards, T] multi-hot as in `types`. The images, and so
+        the run, are exactly those without it: the types ride along through
+        the same shuffle.
 
     Returns:
       A `tf.data.Dataset` of `steps_per_epoch(batch_size) - start` float32
-      batches [batch_size // shards, S, S, C].
+      batches [batch_size // shards, S, S, C], or (images, types) pairs.
     """
     if batch_size < 1 or batch_size % shards:
       raise ValueError(f"batch_size must be a positive multiple of {shards} (the input "
@@ -113,8 +160,8 @@ class SpriteData:
     if not 0 <= start <= steps:
       raise ValueError(f"start must be in [0, {steps}] for an epoch of {steps} batches, got {start}")
     epoch_seed = int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch]).generate_state(1)[0])
-    images = self._decoded["train"].shuffle(self._shuffle_buffer("train"), seed=epoch_seed,
-                                            reshuffle_each_iteration=False)
+    images = self._examples("train", with_types).shuffle(
+        self._shuffle_buffer("train"), seed=epoch_seed, reshuffle_each_iteration=False)
     batches = images.skip(start * batch_size).batch(batch_size, drop_remainder=True)
     first_step = epoch * steps + start
     step_seeds = tf.data.Dataset.range(first_step, (epoch + 1) * steps).map(
@@ -122,24 +169,43 @@ class SpriteData:
     batches = self._augment(tf.data.Dataset.zip(batches, step_seeds))
     if shards > 1:
       rows = batch_size // shards
-      batches = batches.map(lambda batch: batch[shard * rows:(shard + 1) * rows])
+      batches = batches.map(lambda *batch: tuple(b[shard * rows:(shard + 1) * rows] for b in batch)
+                            if len(batch) > 1 else batch[0][shard * rows:(shard + 1) * rows])
     return self._finish(batches)
+
+  def _examples(self, split, with_types):
+    """The cached images of a split, or (image, types) pairs in the same order."""
+    if not with_types:
+      return self._decoded[split]
+    # Zipped before any shuffle: a seeded shuffle orders elements by the seed
+    # alone, so the images come in the order they would without the types.
+    types = tf.data.Dataset.from_tensor_slices(self.types(split).reshape([-1, len(self.type_names)]))
+    return tf.data.Dataset.zip(self._decoded[split], types)
 
   def _augment(self, batches_and_seeds):
     config = self.config
+
+    def augment(batch, seed):
+      images, types = batch if isinstance(batch, tuple) else (batch, None)
+      images = transforms.augment(images, seed, flip=config.flip, translate=config.translate,
+                                  hue=config.hue)
+      return images if types is None else (images, types)
+
     # Augment after the cache, so each epoch sees new variants of the sprites.
-    return batches_and_seeds.map(
-        lambda batch, s: transforms.augment(
-            batch, s, flip=config.flip, translate=config.translate, hue=config.hue),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches_and_seeds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
   def _finish(self, batches):
     config = self.config
-    if config.channels == 3:
-      # Composite after augmenting, so shifted-in pixels show the background.
-      rgb = background_rgb(config.background)
-      batches = batches.map(lambda batch: transforms.over_background(batch, rgb))
-    batches = batches.map(lambda batch: tf.cast(batch, tf.float32) / 255.0)
+    rgb = background_rgb(config.background)
+
+    def finish(images):
+      if config.channels == 3:
+        # Composite after augmenting, so shifted-in pixels show the background.
+        images = transforms.over_background(images, rgb)
+      return tf.cast(images, tf.float32) / 255.0
+
+    batches = batches.map(lambda *batch: (finish(batch[0]), *batch[1:]) if len(batch) > 1
+                          else finish(batch[0]))
     # Prepare the next batch while the model trains on this one.
     return batches.prefetch(tf.data.AUTOTUNE)
 
@@ -167,8 +233,18 @@ class SpriteData:
                      for _ in range(r.images)])
 
   def summary(self) -> dict:
-    """What was found, as JSON-able data."""
+    """What was found, as JSON-able data.
+
+    `types` is None without a types table; with one, the table, how many
+    decoded files have a row, and the path of every decoded file without one
+    (they stay in the data, with no type).
+    """
     decoded = [r for r in self.records if r.ok]
+    types = None
+    if self.types_table:
+      types = {"table": str(self.types_table),
+               "with_row": sum(1 for r in decoded if r.types),
+               "without_row": [r.path for r in decoded if not r.types]}
     return {
         "data_dir": str(self.config.folder),
         "files": len(self.records),
@@ -181,6 +257,7 @@ class SpriteData:
         "scale": self.config.scale,
         "frames": self.config.frames,
         "cache": self.config.cache,
+        "types": types,
     }
 
 
@@ -192,6 +269,7 @@ def load(config: DataConfig) -> SpriteData:
     ValueError: a bad config value (raised when the `DataConfig` is built).
   """
   records = sources.scan(config)
+  table_path = types_table.path_for(config)
   decoder = _Decoder(config)
   on_disk = config.cache not in ("memory", "none")
   decoded, outcomes = {}, {}
@@ -214,7 +292,7 @@ def load(config: DataConfig) -> SpriteData:
   records = [_with_outcome(r, outcomes.get(r.path)) for r in records]
   if not any(r.images for r in records):
     raise NoImagesError(sources.no_images_message(config.folder, records))
-  return SpriteData(config, records, decoded)
+  return SpriteData(config, records, decoded, table_path)
 
 
 class _Decoder:

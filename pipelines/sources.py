@@ -9,7 +9,7 @@ import dataclasses
 import os
 import pathlib
 
-from pipelines import probe, splits
+from pipelines import probe, splits, types_table
 from pipelines.errors import NoImagesError, SkipFile
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
@@ -25,12 +25,17 @@ class Record:
     split: "train", "val" or "test".
     status: "ok", or "skipped: <reason>".
     images: Images decoded from the file (frames, with frames="all").
+    species: The name of the file's row in the types table ("Rotom-Wash"); ""
+      when there is no table or the table has no row for it.
+    types: The row's one or two type names, primary first; () without a row.
   """
   path: str
   group: str
   split: str
   status: str = "ok"
   images: int = 0
+  species: str = ""
+  types: tuple = ()
 
   @property
   def ok(self) -> bool:
@@ -56,27 +61,38 @@ def list_images(folder: pathlib.Path) -> list[str]:
 def scan(config) -> list[Record]:
   """Lists and pre-checks the files of `config.folder` (a `DataConfig`).
 
+  Species groups come from the folder's types table when it has one (see
+  `types_table.path_for`), else from the committed table, so every form goes
+  with its base species; each file's types come from the folder's table only.
+
   Returns:
     One `Record` per image file; files failing the header check are skipped
     with their reason, the rest are "ok" pending decoding.
 
   Raises:
     NoImagesError: the folder is missing or holds no file that passes.
+    ValueError: the types table is malformed (one line naming file and line).
+    OSError: the types table named by the config does not exist.
   """
   folder = config.folder
   if not folder.is_dir():
     hint = " (run: python -m pipelines.fetch bundled)" if not config.data_dir else ""
     raise NoImagesError(f"data folder {folder} does not exist{hint}")
+  table_path = types_table.path_for(config)
+  table = types_table.read(table_path) if table_path else None
+  groups_table = table or types_table.committed()
   records = []
   for path in list_images(folder):
-    group = splits.group_of(path)
+    group = splits.group_of(path, groups_table)
     split = splits.split_of(group, config.val_fraction, config.test_fraction)
+    row = table.row_of(path) if table else None
     try:
       probe.probe(probe.read_bytes(folder / path))
       status = "ok"
     except SkipFile as error:
       status = f"skipped: {error}"
-    records.append(Record(path, group, split, status))
+    records.append(Record(path, group, split, status, species=row.name if row else "",
+                          types=row.types if row else ()))
   if not any(r.ok for r in records):
     raise NoImagesError(no_images_message(folder, records))
   return records

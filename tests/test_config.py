@@ -89,6 +89,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),
       ("decoder_norm", dict(decoder_norm="layer"),
        "decoder_norm must be one of group, none, got 'layer'"),
+      ("condition", dict(condition="colour"), "condition must be one of none, types, got 'colour'"),
   )
   def test_bad_values_name_the_field_and_value(self, changes, pattern):
     with self.assertRaisesRegex(ValueError, pattern):
@@ -98,6 +99,17 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     config = config_lib.replace(config_lib.Config(), image_size=32, latent_dim=5)
     self.assertEqual((config.data.image_size, config.latent_dim), (32, 5))
     self.assertEqual(config_lib.flat(config)["image_size"], 32)
+
+  def test_condition_is_none_by_default_a_flag_and_saved(self):
+    self.assertEqual(config_lib.Config().condition, "none")
+    config = parse("--preset", "smoke", "--condition", "types", "--types-table", "my.csv")
+    self.assertEqual((config.condition, config.data.types_table), ("types", "my.csv"))
+    self.assertEqual(config_lib.from_dict(json.loads(config.to_json())), config)
+    # A config.json written before the field existed is of an unconditional run.
+    values = json.loads(config_lib.Config().to_json())
+    del values["condition"], values["data"]["types_table"]
+    old = config_lib.from_dict(values)
+    self.assertEqual((old.condition, old.data.types_table), ("none", ""))
 
   @parameterized.parameters(*config_lib.PRESETS)
   def test_every_preset_is_valid(self, name):

@@ -125,5 +125,59 @@ class OutputTest(tf.test.TestCase):
     self.assertIn("empty file (0 bytes)", stdout.getvalue())
 
 
+class TypesOutputTest(tf.test.TestCase):
+  """With a types table: files without a row are named, the manifest has each file's types."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    fx.sprite_folder(self.root, ["1.png", "shiny/1.png", "2-blue.png", "fakemon.png"])
+    self.table = pathlib.Path(self.root, "types.csv")
+    self.table.write_text("num,form,name,base_species,primary_type,secondary_type\n"
+                          "1,,Emberling,Emberling,Fire,\n2,,Tidling,Tidling,Water,Flying\n")
+
+  def _main(self, *args):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+      status = inspect_cli.main(["--data-dir", self.root, "--image-size", "16", *args])
+    return status, stdout.getvalue(), stderr.getvalue()
+
+  def test_table_names_the_file_without_a_row_and_manifest_has_types(self):
+    manifest = os.path.join(self.root, "m.csv")
+    status, stdout, _ = self._main("--manifest", manifest)
+    self.assertEqual(status, 0)
+    self.assertRegex(stdout, r"files with a row +│ 3 ")
+    self.assertRegex(stdout, r"files without a row +│ 1 ")
+    self.assertIn("fakemon.png", stdout)
+    with open(manifest, newline="", encoding="utf-8") as f:
+      rows = {r["path"]: (r["species"], r["types"]) for r in csv.DictReader(f)}
+    self.assertEqual(rows, {"1.png": ("Emberling", "Fire"), "shiny/1.png": ("Emberling", "Fire"),
+                            "2-blue.png": ("Tidling", "Water/Flying"), "fakemon.png": ("", "")})
+
+  def test_json_lists_every_file_without_a_row(self):
+    status, stdout, _ = self._main("--json")
+    self.assertEqual(status, 0)
+    types = json.loads(stdout)["types"]
+    self.assertEqual((types["with_row"], types["without_row"]), (3, ["fakemon.png"]))
+
+  def test_without_a_table_the_summary_says_so(self):
+    self.table.unlink()
+    status, stdout, _ = self._main()
+    self.assertEqual(status, 0)
+    self.assertIn("types: none", stdout)
+
+  def test_bad_table_or_missing_table_is_one_line_and_status_2(self):
+    self.table.write_text("num,form,name,base_species,primary_type,secondary_type\n"
+                          "1,,Emberling,Emberling,Fyre,\n")
+    for args, message in [((), "types.csv:2: unknown type 'Fyre'"),
+                          (("--types-table", "/nowhere.csv"), "types_table /nowhere.csv does not "
+                                                              "exist")]:
+      status, stdout, stderr = self._main(*args)
+      self.assertEqual(status, 2, msg=args)
+      self.assertLen(stderr.splitlines(), 1, msg=stderr)
+      self.assertIn(message, stderr)
+      self.assertEqual(stdout, "")
+
+
 if __name__ == "__main__":
   tf.test.main()

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 import pipelines
-from pipelines import dataset
+from pipelines import dataset, types_table
 from tests import fixtures as fx
 
 SPECIES = 40
@@ -165,6 +165,108 @@ class TrainEpochTest(tf.test.TestCase):
       self.data.train_epoch(8, seed=0, epoch=0, shards=3)
     with self.assertRaisesRegex(ValueError, r"start must be in \[0, "):
       self.data.train_epoch(8, seed=0, epoch=0, start=10**6)
+
+
+RED, BLUE = (220, 30, 20), (20, 40, 220)
+
+
+def _typed_folder(root, species=30):
+  """Numbered sprites whose colour is their type (red: Fire, blue: Water), a types.csv,
+  one blue form of a red species, and one file the table lacks."""
+  lines = [",".join(types_table.COLUMNS)]
+  for n in range(1, species + 1):
+    fire = n % 2 == 1
+    lines.append(f"{n},,Mon{n},Mon{n},{'Fire' if fire else 'Water'},")
+    for variant in ("regular", "shiny"):
+      path = os.path.join(root, variant, f"{n}.png")
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      fx.write_image(path, fx.sprite(24, 24, RED if fire else BLUE, (3 + n % 4, 4, 20, 21)))
+  lines.append("1,Blue,Mon1-Blue,Mon1,Water,Flying")
+  fx.write_image(os.path.join(root, "regular", "1-blue.png"), fx.sprite(24, 24, BLUE))
+  fx.write_image(os.path.join(root, "fakemon.png"), fx.sprite(24, 24, RED))
+  with open(os.path.join(root, types_table.TABLE_NAME), "w", encoding="utf-8") as f:
+    f.write("\n".join(lines) + "\n")
+  return root
+
+
+class TypesTest(tf.test.TestCase):
+  """Types from the folder's types table, beside the images, in the images' order."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.root = _typed_folder(tempfile.mkdtemp())
+    cls.data = pipelines.load(pipelines.DataConfig(data_dir=cls.root, image_size=16,
+                                                   val_fraction=0.2, test_fraction=0.2))
+    cls.fire = types_table.TYPE_NAMES.index("Fire")
+    cls.water = types_table.TYPE_NAMES.index("Water")
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.root)
+    super().tearDownClass()
+
+  def _assert_types_follow_colour(self, images, types):
+    red = images[..., 0].sum(axis=(1, 2)) > images[..., 2].sum(axis=(1, 2))
+    typed = types.sum(axis=1) > 0
+    self.assertAllEqual(types[typed, self.fire] == 1, red[typed])
+    self.assertAllEqual(types[typed, self.water] == 1, ~red[typed])
+
+  def test_types_follow_the_table_in_the_order_of_the_images(self):
+    self.assertEqual(self.data.type_names, types_table.TYPE_NAMES)
+    for split in ("train", "val", "test"):
+      types = self.data.types(split)
+      self.assertEqual(types.shape, (self.data.count(split), len(types_table.TYPE_NAMES)))
+      self._assert_types_follow_colour(self.data.array(split), types)
+    record = next(r for r in self.data.records if r.path == "regular/1-blue.png")
+    self.assertEqual((record.species, record.types), ("Mon1-Blue", ("Water", "Flying")))
+
+  def test_primary_type_is_the_first_and_minus_one_without_a_row(self):
+    every = np.concatenate([self.data.primary_types(s) for s in ("train", "val", "test")])
+    paths = [r.path for s in ("train", "val", "test") for r in self.data.records
+             if r.ok and r.split == s]
+    self.assertEqual(every[paths.index("fakemon.png")], -1)
+    self.assertEqual(every[paths.index("regular/1-blue.png")], self.water)
+    self.assertEqual(every[paths.index("shiny/1.png")], self.fire)
+
+  def test_a_file_without_a_row_is_counted_named_and_kept(self):
+    summary = self.data.summary()["types"]
+    self.assertEqual(summary["without_row"], ["fakemon.png"])
+    self.assertEqual(summary["with_row"], 61)
+    self.assertEqual(sum(self.data.count(s) for s in ("train", "val", "test")), 62)
+
+  def test_batches_with_types_hold_the_same_images_as_without(self):
+    for training in (False, True):
+      plain = _all(self.data.dataset("train", 8, training=training, seed=4))
+      pairs = list(self.data.dataset("train", 8, training=training, seed=4, with_types=True))
+      images = np.concatenate([i.numpy() for i, _ in pairs])
+      self.assertAllEqual(images, plain)
+      self._assert_types_follow_colour(images, np.concatenate([t.numpy() for _, t in pairs]))
+
+  def test_training_epoch_with_types_is_the_same_epoch_with_its_types(self):
+    plain = _all(self.data.train_epoch(8, seed=2, epoch=1, start=1))
+    pairs = list(self.data.train_epoch(8, seed=2, epoch=1, start=1, with_types=True))
+    images = np.concatenate([i.numpy() for i, _ in pairs])
+    self.assertAllEqual(images, plain)
+    self._assert_types_follow_colour(images, np.concatenate([t.numpy() for _, t in pairs]))
+    halves = [list(self.data.train_epoch(8, seed=2, epoch=1, start=1, with_types=True,
+                                         shard=k, shards=2)) for k in (0, 1)]
+    for (i0, t0), (i1, t1), (i, t) in zip(*halves, pairs):
+      self.assertAllEqual(np.concatenate([i0, i1]), i.numpy())
+      self.assertAllEqual(np.concatenate([t0, t1]), t.numpy())
+
+  def test_a_folder_without_a_table_has_no_types(self):
+    data = pipelines.load(pipelines.DataConfig(data_dir=self.root, image_size=16,
+                                               val_fraction=0.2, test_fraction=0.2,
+                                               types_table="none"))
+    self.assertIsNone(data.summary()["types"])
+    self.assertEqual(data.type_names, ())
+    with self.assertRaisesRegex(ValueError, "has no types table: put a types.csv in it or "
+                                            "pass --types-table FILE"):
+      data.types("train")
+    # Numbered files group by their number, table or not: the same splits.
+    self.assertEqual([(r.path, r.split) for r in data.records],
+                     [(r.path, r.split) for r in self.data.records])
 
 
 class CacheAndFramesTest(tf.test.TestCase):

