@@ -51,7 +51,7 @@ class Config:
   likelihood: str = "logistic"
   logistic_mixtures: int = 1
   palette_size: int = 16  # palette: colours per image, from z1, besides the background.
-  palette_offset: float = 4.0  # palette: largest per-pixel nudge of a colour, in 8-bit levels.
+  palette_offset: float = 0.0  # palette: largest per-pixel nudge of a colour, in 8-bit levels.
   prior: str = "normal"
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
