@@ -84,6 +84,8 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("lr", dict(lr=0.0), "lr must be positive"),
       ("batch_size", dict(batch_size=0), "batch_size must be at least 1"),
       ("beta", dict(beta=-1.0), "beta must not be negative"),
+      ("palette_size", dict(palette_size=0), "palette_size must be at least 1, got 0"),
+      ("palette_offset", dict(palette_offset=-2.0), "palette_offset must not be negative, got -2"),
       ("channels", dict(channels=2), "channels must be 4"),
       ("val_fraction", dict(val_fraction=1.0), "val_fraction must be in"),
       ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),

@@ -154,6 +154,13 @@ def _params(head, size, batch=2, seed=(3, 4)):
       [batch, size, size, head.params_channels], seed=seed)
 
 
+LATENT_DIM = 3  # of the global latent z1 every head is given (only the palette reads it)
+
+
+def _latent(batch=2, seed=(5, 7)):
+  return tf.random.stateless_normal([batch, LATENT_DIM], seed=seed)
+
+
 class LogisticMixtureTest(tf.test.TestCase):
 
   def test_joint_probabilities_of_all_levels_of_a_pixel_sum_to_one(self):
@@ -193,6 +200,131 @@ class LogisticMixtureTest(tf.test.TestCase):
       likelihoods.LogisticLikelihood(channels=3, mixtures=0)
 
 
+class PaletteLikelihoodTest(tf.test.TestCase):
+
+  def _head(self, channels=4, palette_size=5, max_offset=4.0):
+    return likelihoods.PaletteLikelihood(channels, LATENT_DIM, palette_size, max_offset)
+
+  def _pixel_params(self, head, choice, raw_scale, offset_levels=0.0):
+    """Parameters [1, 1, N, P] of N pixels: pixel i chooses component choice[i]
+    (a logit of 10 against 0) with the given raw scale and offset in levels."""
+    n, c = len(choice), head.channels
+    logits = 10.0 * tf.one_hot(choice, head.palette_size + 1)
+    raw_offset = tf.fill([n, c], float(np.arctanh(offset_levels / head.max_offset)))
+    params = tf.concat([logits, tf.fill([n, c], raw_scale), raw_offset], axis=-1)
+    return params[None, None]
+
+  def test_joint_probabilities_of_all_values_of_a_two_channel_pixel_sum_to_one(self):
+    # A pixel's channels come from the same component, so normalisation must
+    # hold for the joint distribution of its 256^2 values; with 2 channels
+    # that is 65,536 values, summed exactly. (Two channels take the head's
+    # RGB branch: a white background, straight colours.)
+    head = self._head(channels=2, palette_size=16)
+    params = 3.0 * _params(head, size=1, batch=1)
+    pairs = tf.reshape(tf.stack(tf.meshgrid(LEVELS, LEVELS), -1), [-1, 1, 1, 2])
+    z = tf.repeat(3.0 * _latent(1), 65536, axis=0)
+    dist = head(tf.repeat(params, 65536, axis=0), z)
+    # 65,536 float32 terms: 1e-4 covers their rounding, and would catch a
+    # missing edge bin of any component (>= 1e-3 of mass here).
+    self.assertAllClose(tf.reduce_sum(tf.exp(dist.log_prob(pairs))), 1.0, atol=1e-4)
+
+  def test_every_component_of_an_rgba_pixel_is_normalised(self):
+    # 256^4 values of an RGBA pixel are too many to sum. The joint mass of
+    # component k is the product over channels of its 256 level
+    # probabilities, and the weights are a softmax, so the pixel sums to 1
+    # exactly when every channel of every component does.
+    head = self._head(palette_size=16, max_offset=8.0)
+    dist = head(3.0 * _params(head, size=1, batch=1), 3.0 * _latent(1))
+    components = dist.distribution.components_distribution.distribution
+    probs = tf.exp(components.log_prob(tf.reshape(LEVELS, [256, 1, 1, 1, 1, 1])))
+    total = tf.reduce_sum(probs, axis=0)  # [1, 1, 1, K + 1, 4]
+    self.assertAllClose(total, tf.ones_like(total), atol=2e-5)
+    weights = tf.nn.softmax(dist.distribution.mixture_distribution.logits)
+    self.assertAllClose(tf.reduce_sum(weights), 1.0)
+
+  def test_palette_is_premultiplied_rgba_after_a_transparent_background(self):
+    head = self._head(palette_size=16)
+    palette = head.palette(10.0 * _latent(8)).numpy()
+    self.assertAllEqual(palette[:, 0], np.zeros([8, 4]))
+    self.assertAllInRange(palette, 0.0, 1.0)
+    # Premultiplied: no colour channel exceeds the alpha.
+    self.assertAllLessEqual(palette[:, 1:, :3] - palette[:, 1:, 3:], 0.0)
+    # The entries start apart, so they can learn different colours.
+    entries = head.palette(_latent(1)).numpy()[0, 1:]
+    distances = np.abs(entries[:, None] - entries[None]).max(-1)
+    self.assertGreater(distances[~np.eye(16, dtype=bool)].min(), 1e-2)
+
+  def test_render_is_the_location_of_the_most_probable_component(self):
+    head = self._head()
+    z = _latent(1)
+    palette = head.palette(z).numpy()[0]
+    choice = [0, 2, 5]
+    # Offsets of 2 levels: they move entries 2 and 5, not the background.
+    dist = head(self._pixel_params(head, choice, raw_scale=-3.0, offset_levels=2.0), z)
+    moved = palette[choice] + 2.0 / 255 * np.array([[0.0], [1.0], [1.0]])
+    expected = np.clip(np.round(moved * 255), 0, 255) / 255
+    self.assertAllClose(head.render(dist)[0, 0], expected, atol=1e-6)
+
+  def test_render_is_the_mode_of_the_categorical_choice(self):
+    # Random parameters: at every pixel, the (snapped) location of the
+    # component that the categorical's own mode() picks. Not the mode of the
+    # pixel's whole distribution: a location near a bin edge splits its
+    # component's mass between two levels, where another component's could
+    # win; the render paints the choice, as a sprite is drawn.
+    head = self._head(palette_size=16)
+    likelihood = head(3.0 * _params(head, size=4), _latent(2))
+    pixels = likelihood.distribution
+    choice = pixels.mixture_distribution.mode().numpy()  # [2, 4, 4]
+    loc = pixels.components_distribution.distribution.loc.numpy()  # [2, 4, 4, 17, 4]
+    picked = np.take_along_axis(loc, choice[..., None, None], axis=-2)[..., 0, :]
+    expected = np.clip(np.round(picked * 255), 0, 255) / 255
+    self.assertAllClose(head.render(likelihood), expected, atol=1e-6)
+
+  def test_a_chosen_background_costs_almost_nothing(self):
+    head = self._head()
+    dist = head(self._pixel_params(head, [0], raw_scale=-30.0), _latent(1))
+    # Floor scale: half a bin is 9.8 scales, so bin 0 holds 1 - e^-9.8 of
+    # the background's mass, and its weight is 1 - 5 e^-10.
+    self.assertAllInRange(dist.log_prob(tf.zeros([1, 1, 1, 4])), -1e-3, 0.0)
+
+  def test_offset_stays_within_its_bound(self):
+    head = self._head(max_offset=4.0)
+    z = _latent(2)
+    params = 1e4 * _params(head, size=3)
+    loc = head(params, z).distribution.components_distribution.distribution.loc
+    palette = head.palette(z)[:, None, None]
+    shift = (loc - palette).numpy() * 255
+    self.assertAllEqual(shift[..., 0, :], np.zeros_like(shift[..., 0, :]))
+    self.assertAllInRange(shift, -4.0 - 1e-3, 4.0 + 1e-3)
+    self.assertGreater(np.abs(shift).max(), 3.9)
+
+  def test_gradients_are_finite_for_extreme_parameters(self):
+    head = self._head(palette_size=16)
+    params = tf.concat([100.0 * _params(head, size=4, batch=2)[..., :17],
+                        tf.fill([2, 4, 4, 4], -30.0), tf.fill([2, 4, 4, 4], 50.0)], axis=-1)
+    z = 100.0 * _latent(2)
+    # Every level from 0 to 255 somewhere, against spikes far from most.
+    x = tf.reshape(tf.range(128.0) * 2.0 / 255.0, [2, 4, 4, 4])
+    with tf.GradientTape() as tape:
+      tape.watch([params, z])
+      log_prob = head(params, z).log_prob(x)
+    self.assertTrue(np.all(np.isfinite(log_prob)))
+    grads = tape.gradient(log_prob, [params, z] + list(head.trainable_variables))
+    for grad in grads:
+      self.assertTrue(np.all(np.isfinite(grad)))
+
+  def test_needs_the_global_latent(self):
+    head = self._head()
+    with self.assertRaisesRegex(ValueError, "z1.*None"):
+      head(_params(head, 2))
+
+  def test_rejects_bad_arguments_naming_them(self):
+    with self.assertRaisesRegex(ValueError, "palette_size.*0"):
+      likelihoods.PaletteLikelihood(4, LATENT_DIM, palette_size=0)
+    with self.assertRaisesRegex(ValueError, "palette_offset.*-1"):
+      likelihoods.PaletteLikelihood(4, LATENT_DIM, max_offset=-1.0)
+
+
 # (name, keyword arguments of make_likelihood besides the channels): every head.
 HEADS = (
     ("logistic", dict(likelihood="logistic")),
@@ -200,6 +332,8 @@ HEADS = (
     ("gaussian", dict(likelihood="gaussian")),
     ("gaussian_pixel", dict(likelihood="gaussian", gaussian_scale="pixel")),
     ("bernoulli", dict(likelihood="bernoulli")),
+    ("palette", dict(likelihood="palette", palette_size=5)),
+    ("palette_offset", dict(likelihood="palette", palette_size=5, palette_offset=4.0)),
 )
 
 
@@ -209,8 +343,8 @@ class HeadsTest(tf.test.TestCase, parameterized.TestCase):
       (f"{head}_{size}px_{channels}ch", kwargs, size, channels)
       for head, kwargs in HEADS for size, channels in itertools.product((32, 64, 96, 128), (3, 4)))
   def test_shapes_for_every_image_size_and_channel_count(self, kwargs, size, channels):
-    head = likelihoods.make_likelihood(channels=channels, **kwargs)
-    dist = head(_params(head, size))
+    head = likelihoods.make_likelihood(channels=channels, latent_dim=LATENT_DIM, **kwargs)
+    dist = head(_params(head, size), _latent())
     image = [size, size, channels]
     self.assertEqual(dist.batch_shape, [2])
     self.assertEqual(dist.event_shape, image)
@@ -220,11 +354,12 @@ class HeadsTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(*HEADS)
   def test_unknown_batch_size_in_tf_function(self, kwargs):
-    head = likelihoods.make_likelihood(channels=4, **kwargs)
+    head = likelihoods.make_likelihood(channels=4, latent_dim=LATENT_DIM, **kwargs)
     fn = tf.function(
-        lambda p: head.render(head(p)),
-        input_signature=[tf.TensorSpec([None, 8, 8, head.params_channels])])
-    self.assertEqual(fn(_params(head, 8, batch=3)).shape, [3, 8, 8, 4])
+        lambda p, z: head.render(head(p, z)),
+        input_signature=[tf.TensorSpec([None, 8, 8, head.params_channels]),
+                         tf.TensorSpec([None, LATENT_DIM])])
+    self.assertEqual(fn(_params(head, 8, batch=3), _latent(3)).shape, [3, 8, 8, 4])
 
   def test_gaussian_scale_never_falls_below_the_floor(self):
     head = likelihoods.GaussianLikelihood(channels=3, scale="pixel")

@@ -31,7 +31,7 @@ class ShapesTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(
       (f"{likelihood}_{size}px_{channels}ch", size, channels, likelihood)
       for size, channels, likelihood in itertools.product(
-          (32, 64, 96, 128), (3, 4), ("logistic", "gaussian", "bernoulli")))
+          (32, 64, 96, 128), (3, 4), ("logistic", "palette", "gaussian", "bernoulli")))
   def test_every_size_channel_count_and_likelihood(self, size, channels, likelihood):
     model = model_lib.VAE(image_size=size, channels=channels,
                           likelihood=likelihood, **TINY)
@@ -55,6 +55,19 @@ class ShapesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(model.prior().event_shape, [3])
     self.assertEqual(model.decode(tf.zeros([2, 3])).event_shape, [32, 32, 4])
     self.assertEqual(model.sample(4, seed=(1, 1)).shape, [4, 32, 32, 4])
+
+  def test_palette_comes_from_the_global_latent_and_the_grid_only_places_it(self):
+    # No per-pixel offset, so the components' locations are the palette itself.
+    model = model_lib.VAE(image_size=32, likelihood="palette", palette_size=4, palette_offset=0.0,
+                          **{**TINY, "grid_size": 8, "grid_channels": 2})
+    codes = tf.random.stateless_normal([2, model.code_dim], seed=(1, 2))
+    other_grid = tf.concat([codes[:, :3], -codes[:, 3:]], axis=-1)
+    other_z1 = tf.concat([-codes[:, :3], codes[:, 3:]], axis=-1)
+    palette = lambda c: model.decode(c).distribution.components_distribution.distribution.loc
+    self.assertEqual(model.decode(codes).event_shape, [32, 32, 4])
+    self.assertAllEqual(palette(codes), palette(other_grid))
+    self.assertNotAllClose(palette(codes), palette(other_z1))
+    self.assertNotAllClose(model.render(codes), model.render(other_grid))
 
   @parameterized.named_parameters(
       ("image_size", dict(image_size=40), "image_size must be a multiple of 16.*got 40"),
@@ -117,6 +130,7 @@ CONFIGS = (
     ("mixtures_mog_res", dict(logistic_mixtures=2, prior="mog", res_blocks=1)),
     ("gaussian_no_norm", dict(likelihood="gaussian", norm="none")),
     ("bernoulli", dict(likelihood="bernoulli")),
+    ("palette", dict(likelihood="palette", palette_size=4, palette_offset=4.0)),
 )
 
 

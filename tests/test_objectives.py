@@ -111,13 +111,15 @@ class TrainingLossTest(tf.test.TestCase):
 
 class IwaeBoundTest(tf.test.TestCase):
 
+  MODEL = {}  # _tiny_model's arguments
+
   @classmethod
   def setUpClass(cls):
     # A briefly trained model, so that the posterior matters and the bounds
     # differ by more than their Monte Carlo noise.
     super().setUpClass()
     tf.random.set_seed(0)
-    cls.model = _tiny_model()
+    cls.model = _tiny_model(**cls.MODEL)
     cls.x = _images()
     optimizer = keras.optimizers.Adam(3e-3)
 
@@ -187,6 +189,12 @@ class IwaeBoundTest(tf.test.TestCase):
   def test_rejects_non_positive_k(self):
     with self.assertRaisesRegex(ValueError, "k must.*0"):
       objectives.iwae_bound(self.model, self.x, k=0)
+
+
+class PaletteIwaeBoundTest(IwaeBoundTest):
+  """The same bounds for a model with the palette likelihood (a mixture per pixel)."""
+
+  MODEL = dict(likelihood="palette", palette_size=8)
 
 
 class BitsPerDimTest(tf.test.TestCase):

@@ -19,6 +19,7 @@ import train_loop
 from tests import fixtures
 from vae import config as config_lib
 from vae.model import VAE
+from vae.training import checkpoints
 from vae.training import schedules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,6 +72,24 @@ class TrainLoopTest(tf.test.TestCase):
     self.assertEqual(config_lib.load(os.path.join(run, "config.json")), config)
     self.assertNotEmpty(scalars(run, "val/bits_per_dim"))
     self.assertTrue(np.isfinite(summary["best_val_bpd"]))
+
+  def test_smoke_run_with_the_palette_likelihood_trains_and_checkpoints_its_palette(self):
+    config = self.config(epochs=20, max_steps=0, lr=3e-3, likelihood="palette", palette_size=8)
+    summary = train_loop.train(config, resuming=False, log=lambda *_: None)
+    distortion = scalars(config.out, "train/distortion")
+    first, last = distortion[min(distortion)], distortion[max(distortion)]
+    self.assertLess(last, 0.85 * first, f"distortion {first} -> {last}")
+    self.assertTrue(np.isfinite(summary["best_val_bpd"]))
+    # The palette network's variables are the model's, trained and saved:
+    # the checkpoint restores them (every stored variable matched) to other
+    # values than a fresh model's.
+    model = VAE.from_config(config)
+    names = [v.name for v in model.trainable_variables]
+    self.assertContainsSubset(["vae/likelihood/hidden/w:0", "vae/likelihood/to_palette/w:0"], names)
+    fresh = model.decoder.likelihood.to_palette.w.numpy()
+    checkpoints.restore_model(model, tf.train.latest_checkpoint(os.path.join(config.out, "checkpoints", "latest")),
+                              os.path.join(config.out, "config.json"))
+    self.assertNotAllClose(model.decoder.likelihood.to_palette.w, fresh)
 
   def test_resume_continues_the_step_count_and_beta_schedule(self):
     config = self.config(epochs=100, max_steps=12, warmup_steps=20, beta=2.0)

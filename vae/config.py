@@ -26,7 +26,7 @@ CHECKPOINTS = ("best", "latest")  # checkpoints/<name>/ of every run directory
 BETA_SCHEDULES = ("constant", "linear", "cyclical", "capacity")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 STRATEGIES = ("default", "mirrored", "multiworker")
-LIKELIHOODS = ("logistic", "gaussian", "bernoulli")
+LIKELIHOODS = ("logistic", "palette", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
 NORMS = ("group", "none")
 SAMPLERS = ("prior", "expost", "blend")
@@ -56,6 +56,8 @@ class Config:
   decoder_norm: str = "none"  # see vae.model.VAE: a normalised decoder ignores |z|
   likelihood: str = "logistic"
   logistic_mixtures: int = 1
+  palette_size: int = 16  # palette: colours per image, from z1, besides the background.
+  palette_offset: float = 0.0  # palette: largest per-pixel nudge of a colour, in 8-bit levels.
   prior: str = "normal"
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
@@ -144,7 +146,7 @@ class Config:
                  "log_every", "checkpoint_every", "keep_checkpoints",
                  "nan_tolerance", "warmup_steps", "cycle_steps",
                  "capacity_steps", "preview_count", "grid_channels",
-                 "expost_components"):
+                 "expost_components", "palette_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
     for name in ("lr", "clip_norm", "adversary_lr"):
@@ -152,7 +154,8 @@ class Config:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
     for name in ("spike_factor", "beta", "free_bits", "gamma", "capacity_max", "max_minutes",
                  "min_delta", "max_steps", "max_rollbacks", "patience",
-                 "res_blocks", "grid_size", "adversary_weight", "adversary_start"):
+                 "res_blocks", "grid_size", "adversary_weight", "adversary_start",
+                 "palette_offset"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
     if not self.grid_temperature > 0:

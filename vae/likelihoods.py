@@ -14,6 +14,13 @@ that distribution as an image in [0, 1].
   component can say "transparent" (all premultiplied channels 0) and another
   "opaque colour". (PixelCNN++'s autoregressive coupling of the channel
   means is left out.)
+* "palette": each image gets a palette of K colours, predicted from its
+  global latent z1, and each pixel a categorical choice among them and one
+  reserved background colour: a `tfd.MixtureSameFamily` of discretised
+  logistics located at the palette's colours, so it is the same kind of
+  normalised 8-bit likelihood as "logistic" and its bits/dim compare with
+  it. Sprites are drawn with a few flat colours; rendered at each pixel's
+  most probable entry, the image comes out so (see `PaletteLikelihood`).
 * "gaussian": a Normal density with a learned scale, per channel or per
   pixel. A density on [0, 1], not a probability of the 256 levels: its
   numbers are not code lengths.
@@ -250,8 +257,13 @@ class LogisticLikelihood(tf.Module):
     return DiscretizedLogistic(
         loc + 0.5, tf.nn.softplus(raw_scale) + LOGISTIC_SCALE_FLOOR)
 
-  def __call__(self, params):
-    """Returns p(x|z) from parameters [B, S, S, params_channels]."""
+  def __call__(self, params, z=None):
+    """Returns p(x|z) from parameters [B, S, S, params_channels].
+
+    `z`, the global latent, is the palette head's; this head reads only the
+    per-pixel parameters (as do the Gaussian and Bernoulli heads).
+    """
+    del z
     if self.mixtures == 1:
       loc, raw_scale = tf.split(params, 2, axis=-1)
       return tfd.Independent(self._component(loc, raw_scale),
@@ -300,6 +312,153 @@ class LogisticLikelihood(tf.Module):
     return tf.clip_by_value(tf.reduce_sum(locs * weights, axis=-2), 0.0, 1.0)
 
 
+# Hidden units of the small network from z1 to the palette.
+PALETTE_HIDDEN = 128
+
+
+def _initial_palette_logits(palette_size, channels):
+  """Fixed logits [K, C] the palette network's output is added to.
+
+  At initialisation the network's output is near zero, which would give
+  every entry the same colour (sigmoid(0): mid grey at half alpha). Entries
+  that start equal get equal gradients and part only slowly, so they start
+  spread over the colour cube instead: straight colours from 0.08 to 0.92 in
+  each channel, alphas from 0.27 to 0.98, most entries opaque. Seeded, so
+  every model (and every restore) has the same offsets; not a variable.
+  """
+  rng = np.random.RandomState(palette_size)
+  logits = rng.uniform(-2.5, 2.5, size=[palette_size, channels])
+  if channels == 4:
+    logits[:, 3] = rng.uniform(-1.0, 4.0, size=palette_size)
+  return tf.constant(logits, tf.float32)
+
+
+class PaletteLikelihood(tf.Module):
+  """Head for the palette likelihood: K colours per image, a choice per pixel.
+
+  Sprites are drawn with a few flat colours. Here each image has a palette
+  of K colours and each pixel is a categorical choice among them and a
+  reserved background colour: a `tfd.MixtureSameFamily` whose K + 1
+  components are discretised logistics located at those colours (all of a
+  pixel's channels from the same component). Every component is a
+  normalised distribution over the 256^C values of a pixel, so the mixture
+  is one too and bits/dim compare with the "logistic" head's.
+
+  * The palette is a function of the global latent z1 alone (a one-hidden-
+    layer network), not of the decoder's last feature map: a sprite's
+    colours belong to the whole sprite, whose code z1 is, so the latent grid
+    and the decoder's convolutions decide only where each colour goes, and
+    the samplers that blend codes blend palettes.
+  * Alpha is explicit. Component 0 is the background the pipeline fills the
+    canvas with: fully transparent (every premultiplied channel 0) for RGBA,
+    white for RGB; the commonest pixel is then one cheap choice. A palette
+    entry is a straight colour and an alpha, premultiplied, so it is always
+    a valid premultiplied value; an entry may be semi-transparent, for the
+    anti-aliased shades of an outline.
+  * Scales are per pixel and channel, shared by the pixel's components: the
+    decoder can be sure inside a flat area and unsure on an edge, where the
+    resized sprites hold values between two palette colours (the choice of
+    component, not the scale, says which colour a pixel is).
+  * With `max_offset` > 0 a pixel may nudge every palette location (not the
+    background's) by at most that many 8-bit levels per channel, a bounded
+    tanh, for the small variations of a resized sprite that no entry holds.
+    Off by default: the render is then exactly the palette's colours, and
+    the likelihood it buys was small on the smoke preset (bench/README.md).
+  """
+
+  def __init__(self, channels, latent_dim, palette_size=16, max_offset=0.0,
+               name=None):
+    """Creates the head.
+
+    Args:
+      channels: channels C of the images (3: RGB, 4: premultiplied RGBA).
+      latent_dim: size of the global latent z1 the palette is predicted from.
+      palette_size: colours K in each image's palette, besides the
+        background.
+      max_offset: largest per-pixel nudge of a palette location, in 8-bit
+        levels; 0 for none.
+      name: module name.
+    """
+    super().__init__(name=name)
+    layers.check_positive_int("palette_size", palette_size)
+    layers.check_positive_int("latent_dim", latent_dim)
+    if not max_offset >= 0:
+      raise ValueError(f"palette_offset must not be negative, got {max_offset}")
+    self.channels = channels
+    self.palette_size = palette_size
+    self.max_offset = float(max_offset)
+    # K + 1 choice logits, a scale per channel, an offset per channel.
+    self.params_channels = palette_size + 1 + channels * (2 if max_offset else 1)
+    self._initial_logits = _initial_palette_logits(palette_size, channels)
+    # The background: transparent (0) in premultiplied RGBA, white for RGB.
+    self._background = tf.fill([1, 1, channels], 0.0 if channels == 4 else 1.0)
+    # The offset moves the palette entries, never the background.
+    self._moves = tf.constant([[0.0]] + [[1.0]] * palette_size)
+    with self.name_scope:
+      self.hidden = layers.Linear(latent_dim, PALETTE_HIDDEN,
+                                  gain=layers.ACTIVATION_GAIN, name="hidden")
+      # Small initial weights, as the decoder's last layer: every image
+      # starts near the shared initial palette rather than a random one.
+      self.to_palette = layers.Linear(PALETTE_HIDDEN, palette_size * channels,
+                                      gain=0.01, name="to_palette")
+
+  def palette(self, z):
+    """Premultiplied colours [B, K + 1, C] of the images of z1 [B, latent_dim].
+
+    Entry 0 is the background, entries 1..K the predicted palette.
+    """
+    h = layers.activation(self.hidden(tf.cast(z, tf.float32)))
+    raw = tf.reshape(self.to_palette(h), [-1, self.palette_size, self.channels])
+    raw = raw + self._initial_logits
+    if self.channels == 4:
+      alpha = tf.sigmoid(raw[..., 3:])
+      entries = tf.concat([tf.sigmoid(raw[..., :3]) * alpha, alpha], axis=-1)
+    else:
+      entries = tf.sigmoid(raw)
+    background = tf.tile(self._background, [tf.shape(z)[0], 1, 1])
+    return tf.concat([background, entries], axis=1)
+
+  def __call__(self, params, z=None):
+    """Returns p(x|z) from parameters [B, S, S, params_channels] and z1 [B, latent_dim]."""
+    if z is None:
+      raise ValueError("the palette likelihood needs the global latent z1, got z=None")
+    splits = [self.palette_size + 1, self.channels] + (
+        [self.channels] if self.max_offset else [])
+    logits, raw_scale, *raw_offset = tf.split(params, splits, axis=-1)
+    loc = self.palette(z)[:, None, None]  # [B, 1, 1, K + 1, C]
+    if self.max_offset:
+      offset = self.max_offset / (LEVELS - 1) * tf.tanh(raw_offset[0])
+      loc = loc + offset[..., None, :] * self._moves  # [B, S, S, K + 1, C]
+    scale = tf.nn.softplus(raw_scale) + LOGISTIC_SCALE_FLOOR
+    components = tfd.Independent(
+        DiscretizedLogistic(loc, scale[..., None, :]), reinterpreted_batch_ndims=1)
+    pixels = tfd.MixtureSameFamily(tfd.Categorical(logits=logits), components)
+    return tfd.Independent(pixels, reinterpreted_batch_ndims=2, name="likelihood")
+
+  def render(self, distribution):
+    """Each pixel at its most probable component's location, snapped to a level.
+
+    The mode of the categorical choice: every pixel takes one palette colour
+    (nudged by at most `max_offset` levels) or the background, so areas come
+    out flat and edges hard, where the mixture's mean would blend the
+    colours a pixel hesitates between. (It is the mode of the choice, not
+    always of the pixel's whole distribution: a location near a bin edge
+    splits its component's mass between two levels.)
+    """
+    inner = distribution.distribution
+    loc = inner.components_distribution.distribution.loc  # [B, S|1, S|1, K+1, C]
+    best = tf.argmax(inner.mixture_distribution.logits, axis=-1)
+    pick = tf.one_hot(best, self.palette_size + 1, dtype=loc.dtype)[..., None]
+    return DiscretizedLogistic._snap(tf.reduce_sum(loc * pick, axis=-2))  # pylint: disable=protected-access
+
+  def image(self, distribution):
+    """A differentiable stand-in for `render`: the locations weighted by the choice's probabilities."""
+    inner = distribution.distribution
+    loc = inner.components_distribution.distribution.loc
+    weights = tf.nn.softmax(inner.mixture_distribution.logits)[..., None]
+    return tf.clip_by_value(tf.reduce_sum(loc * weights, axis=-2), 0.0, 1.0)
+
+
 class GaussianLikelihood(tf.Module):
   """Head for a Normal likelihood with a learned, floored scale."""
 
@@ -323,8 +482,9 @@ class GaussianLikelihood(tf.Module):
       self.raw_scale = None if self.per_pixel else tf.Variable(
           tf.fill([channels], layers.softplus_inverse(0.1)), name="raw_scale")
 
-  def __call__(self, params):
+  def __call__(self, params, z=None):
     """Returns p(x|z) from parameters [B, S, S, params_channels]."""
+    del z  # See LogisticLikelihood.__call__.
     if self.per_pixel:
       loc, raw_scale = tf.split(params, 2, axis=-1)
     else:
@@ -348,12 +508,13 @@ class BernoulliLikelihood(tf.Module):
     self.channels = channels
     self.params_channels = channels
 
-  def __call__(self, params):
+  def __call__(self, params, z=None):
     """Returns Bernoulli(logits) over [B, S, S, C], float-valued.
 
     Its `log_prob` of a value x in [0, 1] is the negative binary
     cross-entropy x log p + (1 - x) log(1 - p); see the module docstring.
     """
+    del z  # See LogisticLikelihood.__call__.
     return tfd.Independent(tfd.Bernoulli(logits=params, dtype=tf.float32),
                            reinterpreted_batch_ndims=3, name="likelihood")
 
@@ -365,13 +526,20 @@ class BernoulliLikelihood(tf.Module):
 
 
 def make_likelihood(likelihood, channels, *, mixtures=1,
-                    gaussian_scale="channel", name="likelihood"):
-  """Returns the head named by `likelihood`."""
+                    gaussian_scale="channel", palette_size=16, palette_offset=0.0,
+                    latent_dim=None, name="likelihood"):
+  """Returns the head named by `likelihood`.
+
+  `latent_dim`, the size of z1, is needed by (only) the palette head.
+  """
   if likelihood == "logistic":
     return LogisticLikelihood(channels, mixtures, name=name)
+  if likelihood == "palette":
+    return PaletteLikelihood(channels, latent_dim, palette_size, palette_offset,
+                             name=name)
   if likelihood == "gaussian":
     return GaussianLikelihood(channels, gaussian_scale, name=name)
   if likelihood == "bernoulli":
     return BernoulliLikelihood(channels, name=name)
-  raise ValueError("likelihood must be 'logistic', 'gaussian' or "
+  raise ValueError("likelihood must be 'logistic', 'palette', 'gaussian' or "
                    f"'bernoulli', got {likelihood!r}")

@@ -64,6 +64,7 @@ class VAE(tf.Module):
                decoder_norm=_DEFAULT.decoder_norm, groups=8,
                likelihood=_DEFAULT.likelihood,
                logistic_mixtures=_DEFAULT.logistic_mixtures, gaussian_scale="channel",
+               palette_size=_DEFAULT.palette_size, palette_offset=_DEFAULT.palette_offset,
                prior=_DEFAULT.prior, prior_components=_DEFAULT.prior_components,
                grid_size=_DEFAULT.grid_size, grid_channels=_DEFAULT.grid_channels,
                grid_prior=_DEFAULT.grid_prior,
@@ -86,10 +87,14 @@ class VAE(tf.Module):
         prior's radial structure and the sampling temperature would then
         mean nothing).
       groups: channel groups of the group normalisation.
-      likelihood: "logistic", "gaussian" or "bernoulli"; see
+      likelihood: "logistic", "palette", "gaussian" or "bernoulli"; see
         `vae/likelihoods.py`.
       logistic_mixtures: logistic components per pixel.
       gaussian_scale: "channel" or "pixel", for the Gaussian likelihood.
+      palette_size: colours per image of the palette likelihood, predicted
+        from z1, besides the background.
+      palette_offset: largest per-pixel nudge of a palette colour, in 8-bit
+        levels, for the palette likelihood.
       prior: "normal" or "mog", the prior of z1; see `vae/priors.py`.
       prior_components: components of the "mog" prior.
       grid_size: side g of the spatial latent grid, one of the encoder's
@@ -150,7 +155,8 @@ class VAE(tf.Module):
           **net_args, norm=decoder_norm,
           likelihood=likelihoods.make_likelihood(
               likelihood, channels, mixtures=logistic_mixtures,
-              gaussian_scale=gaussian_scale),
+              gaussian_scale=gaussian_scale, palette_size=palette_size,
+              palette_offset=palette_offset, latent_dim=latent_dim),
           name="decoder")
       self.prior_module = priors.make_prior(
           prior, latent_dim, components=prior_components)
@@ -273,7 +279,7 @@ class VAE(tf.Module):
     grid_prior = self.grid.prior(h, z2)
     grid_rate = tfd.kl_divergence(q2, grid_prior.distribution)
     batch = tf.shape(x)[0]
-    likelihood = self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages)
+    likelihood = self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages, z1)
     return dict(code=self._join(z1, z2), likelihood=likelihood,
                 rate_per_dim=tf.concat([rate, tf.reshape(grid_rate, [batch, -1])], -1),
                 log_q=log_q + grid_posterior.log_prob(z2),
@@ -285,7 +291,7 @@ class VAE(tf.Module):
     if z2 is None:
       return self.decoder(z1)
     h = self.decoder.top(z1, self._grid_top_stages)
-    return self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages)
+    return self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages, z1)
 
   def prior(self, temperature=1.0):
     """Returns p(z1), event_shape [latent_dim]; see `vae/priors.py`."""
@@ -295,7 +301,8 @@ class VAE(tf.Module):
     """Images [B, S, S, C] in [0, 1] that p(x|code) stands for.
 
     The most probable level of each channel for the logistic likelihood
-    (see `LogisticLikelihood.render`), the mean for the others.
+    (see `LogisticLikelihood.render`), each pixel's most probable palette
+    colour for the palette likelihood, the mean for the others.
     """
     return self.decoder.likelihood.render(self.decode(code))
 

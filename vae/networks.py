@@ -175,7 +175,7 @@ class Decoder(tf.Module):
 
   def __call__(self, z):
     """Returns p(x|z): batch_shape [B], event_shape [S, S, C]."""
-    return self.bottom(self.top(z))
+    return self.bottom(self.top(z), z=z)
 
   def top(self, z, stages=None):
     """Feature map after the first `stages` upsampling stages (default all).
@@ -194,8 +194,13 @@ class Decoder(tf.Module):
       h = stage(h)
     return h
 
-  def bottom(self, h, stages=None):
-    """p(x|z) from the feature map after `stages` stages (default all)."""
+  def bottom(self, h, stages=None, z=None):
+    """p(x|z) from the feature map after `stages` stages (default all).
+
+    `z`, the global latent the map was decoded from, goes to the likelihood
+    head beside the per-pixel parameters: the palette head predicts each
+    image's colours from it (`vae/likelihoods.py`).
+    """
     for stage in self.stages[len(self.stages) if stages is None else stages:]:
       h = stage(h)
-    return self.likelihood(tf.cast(self.to_params(h), tf.float32))
+    return self.likelihood(tf.cast(self.to_params(h), tf.float32), z)
