@@ -198,7 +198,8 @@ class FromConfigTest(tf.test.TestCase):
     # What from_config passed when it spelled each keyword out.
     self.assertCountEqual(given, [
         "image_size", "channels", "latent_dim", "widths", "res_blocks", "norm", "decoder_norm",
-        "likelihood", "logistic_mixtures", "prior", "prior_components", "grid_size",
+        "likelihood", "logistic_mixtures", "palette_size", "palette_offset", "prior",
+        "prior_components", "grid_size",
         "grid_channels", "grid_prior", "grid_temperature", "sampler", "expost_latents",
         "expost_components", "compute_dtype", "name"])
 
