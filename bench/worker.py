@@ -120,8 +120,12 @@ class PokeVAE:
       self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
       self.optimizer.build(self.model.trainable_variables)
       self.state = train_step.TrainState(name="train_state")
+    # With `adversary_weight` the critic trains beside it, as from `adversary_start` in a run.
+    from vae.training import loop  # pylint: disable=import-outside-toplevel
+    critic, critic_optimizer = loop.build_critic(config, strategy)
     self.train_fn = train_step.make_train_fn(self.model, self.optimizer, strategy, config, self.state,
-                                             total_steps=setup.total_steps, global_batch=setup.batch)
+                                             total_steps=setup.total_steps, global_batch=setup.batch,
+                                             critic=critic, critic_optimizer=critic_optimizer)
     self.iterator = iter(strategy.experimental_distribute_dataset(setup.dataset()))
     self.consecutive_bad = 0
 

@@ -105,6 +105,20 @@ class BlendModelTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, "needs the species group"):
       expost.fit_model(self.model, self.images, self.images[:1], step=5)
 
+  def test_the_models_blend_rescales_the_grids_detail_about_the_prior_mean(self):
+    expost.fit_model(self.model, self.images, self.images[:1], step=5, train_groups=self.groups)
+    seed = tf.constant([7, 8])
+    straight, t = self.model.expost.sample(50, seed, with_share=True)
+    drawn = self.model.sample_codes(50, seed=seed)
+    z1, z2 = self.model.split_code(straight)
+    d1, d2 = self.model.split_code(drawn)
+    self.assertAllEqual(d1, z1)  # the global latent is blended as it is
+    h = self.model.decoder.top(z1, self.model._grid_top_stages)  # pylint: disable=protected-access
+    centre = self.model.grid.prior_mean(h)
+    shrink = np.sqrt((1 - t.numpy())**2 + t.numpy()**2)[:, :, None, None]
+    self.assertAllClose(d2 - centre, (z2 - centre) / shrink, atol=1e-5)
+    self.assertTrue(np.all(shrink < 0.75))  # t near a half: the detail grows by about 1.4
+
   def test_the_codes_survive_a_checkpoint_into_a_fresh_model(self):
     expost.fit_model(self.model, self.images, self.images[:1], step=5, train_groups=self.groups)
     path = tf.train.Checkpoint(model=self.model).write(os.path.join(self.get_temp_dir(), "c"))

@@ -15,10 +15,11 @@ creature), and a point between them, a share t ~ U(`BLEND_RANGE`) of the way:
 
 Mixing the codes of two training examples to make a new one is the idea of
 Beckham et al. 2019 ("On Adversarial Mixup Resynthesis"); here the mix is
-kept to near neighbours, where the path stays on sprites. With t kept away
-from 0 and 1 every sample is at least a third of the way from each of its
-two sprites, and `report.json`'s near-copy detector counts those that still
-come out close to one of them. It is a sampler, not a density: it has no
+kept to near neighbours, where the path stays on sprites. With t kept near
+one half every sample is as far from one of its two sprites as from the
+other, and `report.json`'s near-copy detectors count those that still come
+out close to one of them. (`VAE.sample_codes` then rescales the blended
+grid's detail to its parents' length; see `VAE._blend`.) It is a sampler, not a density: it has no
 log-likelihood, and `temperature` does not apply to it.
 
 The codes (posterior means of the unaugmented training sprites, float16)
@@ -32,13 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 # The nearest codes of other species that a code is blended with, and where
-# t, the share of the way from c_i to c_j, is drawn from. Measured on the
-# previous default run's weights (bench/README.md, section 8): 8 neighbours
-# and t in [0.25, 0.75] flag 26 % of samples as near-copies, t in [0.4, 0.6]
-# still 14 %; 32 neighbours and [0.35, 0.65], 10 %. Three-way blends come
-# out smoother and are flagged more often (18 %).
+# t, the share of the way from c_i to c_j, is drawn from: the nearer t is to
+# one half, the fewer samples come out as one parent's copy. The figures
+# behind both are in bench/README.md, sections 8 and 11.
 NEIGHBOURS = 32
-BLEND_RANGE = (0.35, 0.65)
+BLEND_RANGE = (0.45, 0.55)
 # Rows of the distance matrix computed at once while finding partners.
 _BLOCK = 1024
 
@@ -112,10 +111,11 @@ class CodeBlend(tf.Module):
     self.codes.assign(np.asarray(codes, np.float16))
     self.fitted_step.assign(step)
 
-  def sample(self, n, seed):
+  def sample(self, n, seed, with_share=False):
     """n codes [n, code_dim] between pairs of training codes; `seed` a stateless pair.
 
-    Before `assign` there are no codes, and drawing fails.
+    With `with_share`, also each code's share t [n, 1] of the way. Before
+    `assign` there are no codes, and drawing fails.
     """
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
     count = tf.shape(self.codes)[0]
@@ -127,4 +127,5 @@ class CodeBlend(tf.Module):
     t = tf.random.stateless_uniform([n, 1], seeds[2], minval=low, maxval=high)
     a = tf.cast(tf.gather(self.codes, first), tf.float32)
     b = tf.cast(tf.gather(self.codes, second), tf.float32)
-    return a + t * (b - a)
+    codes = a + t * (b - a)
+    return (codes, t) if with_share else codes

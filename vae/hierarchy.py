@@ -144,6 +144,15 @@ class GridLatent(tf.Module):
       raise ValueError("the autoregressive grid prior needs the grid z its factors condition on")
     return _gaussian(self._prior_params(h, z), temperature)
 
+  def prior_mean(self, h):
+    """The location of the part of p(z2|z1) that depends on z1 alone, [B, g, g, c] (float32).
+
+    What a posterior's location is a shift of; for the independent prior,
+    the prior's mean itself.
+    """
+    loc, _ = tf.split(tf.cast(self.prior_net(h), tf.float32), 2, axis=-1)
+    return loc
+
   def posterior(self, h, features):
     """q(z2 | x, z1): the prior's z1-part location shifted, and a scale of its own.
 
@@ -151,7 +160,7 @@ class GridLatent(tf.Module):
       h: top-down features h(z1) [B, g, g, width].
       features: the encoder's features of x at the same resolution.
     """
-    loc, _ = tf.split(tf.cast(self.prior_net(h), tf.float32), 2, axis=-1)
+    loc = self.prior_mean(h)
     params = self.posterior_net(tf.concat([h, tf.cast(features, h.dtype)], -1))
     shift, raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
     return tfd.Independent(tfd.Normal(loc + shift, _scale(raw_scale)),

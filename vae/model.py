@@ -200,7 +200,7 @@ class VAE(tf.Module):
     if self.sampler == "blend" and self.has_sampler("blend"):
       low, high = blend.BLEND_RANGE
       return (f"blends of two training codes of different species, t in [{low:g}, {high:g}] "
-              f"of the way from one to the other")
+              f"of the way from one to the other, the grid's detail kept at full length")
     if self.sampler == "prior" or not hasattr(self, "expost"):
       text = "prior"
     else:
@@ -353,7 +353,7 @@ class VAE(tf.Module):
       # the prior, as an unfitted ex-post density is N(0, I).
       seed = tfp.random.sanitize_seed(seed)
       return tf.cond(self.expost.size_tensor() > 0,
-                     lambda: self.expost.sample(n, seed),
+                     lambda: self._blend(n, seed),
                      lambda: self.sample_codes(n, temperature, seed, sampler="prior"))
     top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
     if sampler == "expost":
@@ -367,6 +367,28 @@ class VAE(tf.Module):
     h = self.decoder.top(z1, self._grid_top_stages)
     z2 = self.grid.sample(h, temperature * self.grid_temperature, seed=grid_seed)
     return self._join(z1, z2)
+
+  def _blend(self, n, seed):
+    """n blends of training codes (`blend.CodeBlend`), their grids' detail kept at full length.
+
+    A posterior grid is the prior's mean given z1 plus a deviation that
+    carries the sprite's detail. Two parents' deviations mostly disagree, so
+    their blend (1 - t) d_i + t d_j is shorter than either, by about
+    sqrt((1 - t)^2 + t^2) (0.71 at t = 0.5), and the decoder draws a short
+    deviation as blur. Scaled back by that factor, about the grid prior's
+    mean at the blended z1, the blend keeps its parents' contrast: the reason
+    slerp is preferred to a straight line between Gaussian codes (White 2016,
+    "Sampling Generative Networks"). Measured on the pretrained weights
+    (bench/README.md, section 11): sample sharpness 0.79 -> 0.95 of real.
+    """
+    codes, t = self.expost.sample(n, seed, with_share=True)
+    if not self.grid_size:
+      return codes
+    z1, z2 = self._split(codes)
+    h = self.decoder.top(z1, self._grid_top_stages)
+    centre = self.grid.prior_mean(h)
+    shrink = tf.sqrt((1.0 - t)**2 + t**2)[:, :, None, None]
+    return self._join(z1, centre + (z2 - centre) / shrink)
 
   def sample(self, n, temperature=1.0, seed=None, sampler=None):
     """Renders n codes from `sample_codes`: images [n, S, S, C] in [0, 1]."""
