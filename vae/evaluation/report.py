@@ -137,11 +137,11 @@ def load_split(config, split, data_dir=None, limit=None):
   if len(train) < 1:
     raise EvaluationError(f"the train split of {data_config.folder} is empty")
   # The memorization threshold needs sprites the model never saw.
-  heldout_split = split if split != "train" else "test"
-  heldout = data.array(heldout_split).astype(np.float32) / 255.0
-  heldout_groups = data.groups(heldout_split)
   if split != "train":
-    heldout, heldout_groups = heldout[:limit], heldout_groups[:limit]
+    heldout, heldout_groups = images, data.groups(split)[:limit]
+  else:
+    heldout = data.array("test").astype(np.float32) / 255.0
+    heldout_groups = data.groups("test")
   if len(heldout) == 0:
     raise EvaluationError(
         f"the test split of {data_config.folder} is empty: memorization on the train "
