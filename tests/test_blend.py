@@ -113,8 +113,7 @@ class BlendModelTest(tf.test.TestCase):
     z1, z2 = self.model.split_code(straight)
     d1, d2 = self.model.split_code(drawn)
     self.assertAllEqual(d1, z1)  # the global latent is blended as it is
-    h = self.model.decoder.top(z1, self.model._grid_top_stages)  # pylint: disable=protected-access
-    centre = self.model.grid.prior_mean(h)
+    centre = self.model.grid_centre(z1)
     shrink = np.sqrt((1 - t.numpy())**2 + t.numpy()**2)[:, :, None, None]
     self.assertAllClose(d2 - centre, (z2 - centre) / shrink, atol=1e-5)
     self.assertTrue(np.all(shrink < 0.75))  # t near a half: the detail grows by about 1.4

@@ -325,6 +325,10 @@ class VAE(tf.Module):
     h = self.decoder.top(z1, self._grid_top_stages)
     return self.grid.sample(h, temperature, seed=seed)
 
+  def grid_centre(self, z1):
+    """The location of p(z2|z1) that depends on z1 alone [B, g, g, c]: what a grid's detail deviates from."""
+    return self.grid.prior_mean(self.decoder.top(z1, self._grid_top_stages))
+
   def reconstruct(self, x):
     """Renders the decoding of the posterior mean of x."""
     return self.render(self.encode(x).mean())
@@ -385,8 +389,7 @@ class VAE(tf.Module):
     if not self.grid_size:
       return codes
     z1, z2 = self._split(codes)
-    h = self.decoder.top(z1, self._grid_top_stages)
-    centre = self.grid.prior_mean(h)
+    centre = self.grid_centre(z1)
     shrink = tf.sqrt((1.0 - t)**2 + t**2)[:, :, None, None]
     return self._join(z1, centre + (z2 - centre) / shrink)
 
