@@ -20,7 +20,7 @@ from tests.fixtures import make_run  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
-from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
@@ -69,7 +69,7 @@ class GenerateProgramTest(tf.test.TestCase):
     model = VAE.from_config(config)
     run, saved = str(tmp / "run"), str(tmp / "export")
     make_run(run, config, model)
-    export.export(model, saved, config_json=config.to_json())
+    savedmodel.export(model, saved, config_json=config.to_json())
     rgb_run = str(tmp / "rgb")
     make_run(rgb_run, config_lib.preset("smoke", channels=3))
     cls.png = write_sprite(str(tmp / "mine.png"), 57, 43)

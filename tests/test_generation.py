@@ -13,7 +13,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 from tests.fixtures import make_run  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
-from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
 from vae import generation  # pylint: disable=wrong-import-position
 
 
@@ -40,7 +40,7 @@ class GenerationTest(tf.test.TestCase):
     cls.model = VAE.from_config(cls.config)
     cls.run_dir = os.path.join(cls.tmp.name, "run")
     make_run(cls.run_dir, cls.config, cls.model)
-    cls.export_dir = export.export(cls.model, os.path.join(cls.tmp.name, "export"),
+    cls.export_dir = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "export"),
                                    config_json=cls.config.to_json())
     cls.from_run = generation.load(cls.run_dir)
     cls.from_export = generation.load(cls.export_dir)
