@@ -188,3 +188,26 @@ def make_run(run_dir, config, model=None):
       tf.train.Checkpoint(model=model), os.path.join(run_dir, "checkpoints", "best"),
       max_to_keep=1, checkpoint_name="ckpt")
   return manager.save()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# TensorFlow's own C++ log lines (e.g. "E0000 00:00:... cuda_platform.cc:52] ...")
+# are not a program's output.
+TF_LOG_LINE = r"^[IWEF]\d{4} "
+
+
+def start_program(script, *args, env=None):
+  """Starts one of the programs (`train_loop.py`, ...) in a fresh interpreter, as a user would."""
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          env=None if env is None else {**os.environ, **env})
+
+
+def finish_program(process, timeout=600):
+  """(exit status, stdout, stderr lines that are not TensorFlow's log) of a started program."""
+  import re  # pylint: disable=import-outside-toplevel
+  stdout, stderr = process.communicate(timeout=timeout)
+  lines = [line for line in stderr.splitlines() if line.strip() and not re.match(TF_LOG_LINE, line)]
+  return process.returncode, stdout, lines
