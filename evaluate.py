@@ -29,7 +29,7 @@ IWAE bound uses --iw-samples K importance samples: 1000 by default when a GPU
 is visible, 100 on CPU, where K = 1000 takes ten times as long and the bound
 tightens slowly with K (bench/README.md: compare runs at the same K). With
 --export DIR the model is also written as a SavedModel that runs with
-TensorFlow alone (see `vae/evaluation/export.py`). The same command gives the same
+TensorFlow alone (see `vae/rundir/savedmodel.py`). The same command gives the same
 numbers (--seed).
 """
 
@@ -178,26 +178,34 @@ def report_table(report):
 
 
 def run(args):
-  """Evaluates, writes the outputs and prints the report; returns the report."""
+  """Evaluates, writes the outputs and prints the report; returns the report.
+
+  An --export into a run directory holds that run's lock while it writes.
+  """
+  import contextlib  # pylint: disable=import-outside-toplevel
   from rich.console import Console  # pylint: disable=import-outside-toplevel
-  from vae.evaluation import export, page, pictures  # pylint: disable=import-outside-toplevel
+  from vae import pictures  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import page  # pylint: disable=import-outside-toplevel
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
-  model, config, config_path, result = report_lib.report_on_run(
-      args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split, limit=args.limit,
-      iw_samples=args.iw_samples or default_iw_samples(), num_samples=args.num_samples,
-      temperature=args.temperature, seed=args.seed, sampler=args.sampler,
-      expost_latents=args.expost_latents, grid_temperature=args.grid_temperature)
-  out = args.out or os.path.join(os.path.dirname(config_path), "eval")
-  os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
-    json.dump(result.report, f, indent=2)
-    f.write("\n")
-  drawn = pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art,
-                                  seed=args.seed)
-  page.write(out, result.report, json.loads(config.to_json()), drawn,
-             run_dir=os.path.dirname(config_path))
-  if args.export:
-    export.export(model, args.export, config_json=config.to_json())
+  from vae.rundir import files, lock, savedmodel  # pylint: disable=import-outside-toplevel
+  export_run = lock.run_containing(args.export) if args.export else None
+  owner = lock.RunLock(export_run, PROG).acquire(warn) if export_run else contextlib.nullcontext()
+  with owner:
+    model, config, config_path, result = report_lib.report_on_run(
+        args.ckpt, which=args.which, data_dir=args.data_dir, split=args.split, limit=args.limit,
+        log=warn, iw_samples=args.iw_samples or default_iw_samples(),
+        num_samples=args.num_samples, temperature=args.temperature, seed=args.seed,
+        sampler=args.sampler, expost_latents=args.expost_latents,
+        grid_temperature=args.grid_temperature)
+    out = args.out or os.path.join(os.path.dirname(config_path), "eval")
+    files.write_json(os.path.join(out, "report.json"), result.report)
+    with files.writing(out):  # Each picture is written whole or not at all.
+      drawn = pictures.write_pictures(out, model, result, with_pixel_art=args.pixel_art,
+                                      seed=args.seed)
+    page.write(out, result.report, json.loads(config.to_json()), drawn,
+               run_dir=os.path.dirname(config_path))
+    if args.export:
+      savedmodel.export(model, args.export, config_json=config.to_json())
   console = Console(stderr=args.json)
   console.print(report_table(result.report))
   console.print(f"wrote {out}" + (f" and the SavedModel {args.export}" if args.export else ""))
@@ -206,16 +214,25 @@ def run(args):
   return result.report
 
 
+def warn(line):
+  """One line on stderr: a damaged checkpoint skipped, a stale lock taken over."""
+  print(f"{PROG}: warning: {line}", file=sys.stderr)
+
+
 def main(argv=None):
   args = parse_args(argv)
   # TensorFlow loads only now, so --help and a bad flag answer at once.
   tf = startup.import_tensorflow()
+  from vae import rundir  # pylint: disable=import-outside-toplevel
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   # Restoring only the model from a training checkpoint leaves the optimizer's
   # values unread; TensorFlow's warnings about that say nothing to a user.
   tf.get_logger().setLevel("ERROR")
   try:
     run(args)
+  except rundir.RunDirError as error:  # No readable checkpoint, a run in use (2), a failed write (1).
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return error.status
   except (report_lib.EvaluationError, NoImagesError, OSError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2

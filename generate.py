@@ -214,13 +214,14 @@ def run(args, ckpt):
 
   import pipelines
   from vae import generation
+  from vae.rundir import files
 
   columns = (rich_progress.SpinnerColumn(), rich_progress.TextColumn("{task.description}"),
              rich_progress.BarColumn(), rich_progress.MofNCompleteColumn(),
              rich_progress.TimeElapsedColumn())
   with rich_progress.Progress(*columns, console=Console(stderr=True), transient=True) as bar:
     task = bar.add_task("loading the model", total=None)
-    generator = generation.load(ckpt, args.which)
+    generator = generation.load(ckpt, args.which, log=warn)
     if args.channels == 4 and generator.channels == 3:
       raise generation.GenerationError(
           f"--channels 4 asks for RGBA, but {generator.checkpoint} was trained on 3 channels "
@@ -230,26 +231,34 @@ def run(args, ckpt):
         images, generator.channels, size=96 if args.size == "96" else None,
         pixel_art=args.pixel_art, rgb=args.channels == 3, scale=args.scale, seed=args.seed)
     singles = pixels[single]
-    files = ([f"mix.{args.format}"] if stem == "mix" else
+    names = ([f"mix.{args.format}"] if stem == "mix" else
              [f"{stem}_{i:04d}.{args.format}" for i in range(len(singles))])
     sheet = f"{sheet_stem}.{args.format}"
-    bar.update(task, description="writing", total=len(files) + 2, completed=0)
-    os.makedirs(args.out, exist_ok=True)
-    if args.force:
-      clear_previous_output(args.out)
-    for name, image in zip(files, singles):
-      pipelines.write_png(os.path.join(args.out, name), image)  # the extension picks the codec
-      bar.advance(task)
-    ncols = len(pixels) if sheet_stem == "strip" else min(8, len(pixels))
-    pipelines.write_png(os.path.join(args.out, sheet), pipelines.image_grid(pixels, ncols=ncols))
-    with open(os.path.join(args.out, "generate.json"), "w", encoding="utf-8") as f:
-      f.write(record(args, generator, files + [sheet]))
+    bar.update(task, description="writing", total=len(names) + 2, completed=0)
+    # Each file is written whole or not at all (pipelines.write_png); a failed
+    # write is one line naming the file and the space left.
+    with files.writing(args.out):
+      os.makedirs(args.out, exist_ok=True)
+      if args.force:
+        clear_previous_output(args.out)
+      for name, image in zip(names, singles):
+        pipelines.write_png(os.path.join(args.out, name), image)  # the extension picks the codec
+        bar.advance(task)
+      ncols = len(pixels) if sheet_stem == "strip" else min(8, len(pixels))
+      pipelines.write_png(os.path.join(args.out, sheet), pipelines.image_grid(pixels, ncols=ncols))
+    files.write_text(os.path.join(args.out, "generate.json"), record(args, generator, names + [sheet]))
     bar.advance(task, 2)
-  return f"{len(files)} {'file' if len(files) == 1 else 'files'}, {sheet} and generate.json"
+  return f"{len(names)} {'file' if len(names) == 1 else 'files'}, {sheet} and generate.json"
+
+
+def warn(line):
+  """One line on stderr: a damaged checkpoint skipped."""
+  print(f"{PROG}: warning: {line}", file=sys.stderr)
 
 
 def main(argv=None):
   args = parse_args(argv)
+  from vae import rundir  # pylint: disable=import-outside-toplevel  # (no TensorFlow)
   try:
     ckpt = check_request(args)
     # TensorFlow loads only now, so --help and mistakes above answer at once.
@@ -257,6 +266,9 @@ def main(argv=None):
     tf = startup.import_tensorflow()
     tf.get_logger().setLevel("ERROR")
     written = run(args, ckpt)
+  except rundir.RunDirError as error:  # No readable model (2), a failed write (1).
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return error.status
   except (RequestError, OSError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2

@@ -8,12 +8,14 @@ of `vae/training/loop.py`. Running again with the same `--out` resumes from the
 last checkpoint; Ctrl-C (or SIGTERM) saves and exits.
 
 The run directory holds config.json, checkpoints/{latest,best}, tb/ (TensorBoard),
-previews/epoch_NNNN.png and, at the end, summary.json.
+previews/epoch_NNNN.png and, at the end, summary.json; while a run trains, its
+lock.json names the process (`vae/rundir/lock.py`), and a second run into the
+same --out is refused.
 """
 
 import argparse
+import contextlib
 import dataclasses
-import json
 import os
 import signal
 import sys
@@ -22,6 +24,7 @@ import time
 from common import cli, startup
 from pipelines.errors import NoImagesError
 from vae import config as config_lib
+from vae import rundir
 
 PROG = "train_loop.py"
 
@@ -89,9 +92,28 @@ def resolve_config(args):
 
 
 def train(config, resuming, log=print):
-  """Runs (or resumes) one training run; returns the summary dict."""
+  """Runs (or resumes) one training run, holding its run directory's lock; returns the summary dict.
+
+  Raises:
+    RunDirError: the run directory is in use, has no readable checkpoint to
+      resume from, or a write into it failed.
+  """
   # TensorFlow loads here, not at import, so --help and a bad flag answer at once.
   startup.import_tensorflow()
+  from vae.rundir import lock  # pylint: disable=import-outside-toplevel
+  from vae.training import cluster  # pylint: disable=import-outside-toplevel
+
+  # On several workers the chief owns the run directory; the others write
+  # into temporary directories of their own.
+  owner = (lock.RunLock(config.out, PROG).acquire(log) if cluster.is_chief(config.strategy)
+           else contextlib.nullcontext())
+  with owner:
+    return _train(config, resuming, log)
+
+
+def _train(config, resuming, log):
+  """`train` once the run directory is this process's."""
+  from vae.rundir import files  # pylint: disable=import-outside-toplevel
   from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
 
   try:
@@ -158,20 +180,26 @@ def train(config, resuming, log=print):
     if config.strategy != "multiworker":
       raise
     stop_reason, lost = "worker lost", error
+  except rundir.RunDirError:
+    stop_reason = "write failed"  # Nothing more is written: the last good checkpoint stays.
+    raise
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
-    if stop_reason not in ("diverged", "worker lost"):
-      loop.finish(run, step)
-    run.writer.close()
-    run.board.close()
+    try:
+      if stop_reason not in ("diverged", "worker lost", "write failed"):
+        loop.finish(run, step)
+        loop.flush_summaries(run)  # A write that fails says so here, as one line.
+    finally:
+      with contextlib.suppress(Exception):  # Flushed above; after a failed write, nothing to add.
+        run.writer.close()
+      run.board.close()
   if lost is not None:
     raise cluster.WorkerLost(cluster.lost_line(config, lost))
 
   summary = loop.summary(run, stop_reason=stop_reason, step=step, wall_time_s=time.time() - start_time,
                          images_per_s=trained_steps * config.batch_size / max(train_seconds, 1e-9),
                          last_stats=last_stats)
-  with open(os.path.join(run.run_dir, "summary.json"), "w", encoding="utf-8") as f:
-    json.dump(summary, f, indent=2)
+  files.write_json(os.path.join(run.run_dir, "summary.json"), summary)
   log(f"{stop_reason} at step {step} ({summary['epochs']:.1f} epochs) in {summary['wall_time_s']:.0f} s, "
       f"{summary['images_per_s']:.0f} images/s; best val bits/dim {summary['best_val_bpd']}; "
       f"skipped steps {summary['skipped_steps']}, rollbacks {summary['rollbacks']}; run in {config.out}")
@@ -183,6 +211,9 @@ def main(argv=None):
   try:
     config, resuming = resolve_config(args)
     summary = train(config, resuming)
+  except rundir.RunDirError as error:  # In use, no readable checkpoint (2), a failed write (1).
+    print(f"{PROG}: error: {error}", file=sys.stderr)
+    return error.status
   except (ValueError, OSError, NoImagesError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2

@@ -21,7 +21,8 @@ Spec fields: name, kind, src (source tree to import vae and pipelines from;
 default this checkout), block_steps, steps_per_call (also Keras'
 steps_per_execution), jit_compile (keras), threads ({"intra": n, "inter": n}),
 input ("pipeline", or "memory": one pipeline batch repeated), data_options
-(tf.data threading options), config (Config overrides), env (environment).
+(tf.data threading options), preset (default: "default"), config (Config overrides),
+env (environment).
 """
 
 import json
@@ -69,7 +70,7 @@ class Setup:
     overrides = dict(SPEC.get("config", {}))
     if "widths" in overrides:
       overrides["widths"] = tuple(overrides["widths"])
-    self.config = config_lib.preset("default", dashboard="plain", **overrides)
+    self.config = config_lib.preset(SPEC.get("preset", "default"), dashboard="plain", **overrides)
     keras.utils.set_random_seed(self.config.seed)
     start = time.perf_counter()
     self.data = pipelines.load(data_config(self.config))  # Decodes (first pass) into the cache.

@@ -38,6 +38,11 @@ def import_tensorflow():
   # many times over (bench/README.md, "Figures that were in code comments").
   # The programs' NumPy work is small, so one thread costs nothing there.
   os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+  # oneDNN's CPU kernels: TensorFlow uses them by default only on CPUs with
+  # AVX-512, where this project is developed and tested; elsewhere (AVX2) it
+  # leaves them off. On, every x86-64 machine runs the kernels the tests ran,
+  # and an AVX2 machine trained faster with them (bench/README.md, oneDNN).
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
   with _stderr_silenced():
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     import keras  # pylint: disable=import-outside-toplevel,unused-import

@@ -113,7 +113,8 @@ def image_grid(images_uint8, ncols: int, scale: int = 1, pad: int = 1) -> np.nda
 
 
 def write_png(path, image_uint8) -> None:
-  """Writes an RGBA, RGB or gray uint8 image as PNG, creating parent folders."""
+  """Writes an RGBA, RGB or gray uint8 image as PNG (or the format its extension names),
+  creating parent folders; the file is complete or absent."""
   image = np.asarray(image_uint8)
   if image.dtype != np.uint8 or image.ndim not in (2, 3):
     raise ValueError(f"expected a uint8 [H, W, C] image, got {image.dtype} {image.shape}")
@@ -125,5 +126,19 @@ def write_png(path, image_uint8) -> None:
   parent = os.path.dirname(os.fspath(path))
   if parent:
     os.makedirs(parent, exist_ok=True)
-  if not cv2.imwrite(os.fspath(path), image):
-    raise OSError(f"could not write PNG to {path}")
+  # Encoded in memory and written by Python, so that a failed write (a full
+  # disk) raises its OSError, which OpenCV's writer would not report; into a
+  # temporary name first, so that a reader never finds half a file.
+  path = os.fspath(path)
+  ok, encoded = cv2.imencode(os.path.splitext(path)[1] or ".png", image)
+  if not ok:
+    raise ValueError(f"OpenCV cannot encode an image as {path}")
+  temporary = f"{path}.tmp-{os.getpid()}"
+  try:
+    with open(temporary, "wb") as f:
+      f.write(encoded.tobytes())
+    os.replace(temporary, path)
+  except OSError as error:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+    raise OSError(error.errno, error.strerror, path) from None

@@ -271,3 +271,13 @@ def smoke_run(**changes):
     run_dir = os.path.join(_session_dir(), f"run{len(_RUNS)}")
     _RUNS[key] = SmokeRun(run_dir, config, model, make_run(run_dir, config, model))
   return _RUNS[key]
+
+# TensorFlow's own C++ log lines (e.g. "E0000 00:00:... cuda_platform.cc:52] ...")
+# are not a program's output.
+TF_LOG_LINE = r"^[IWEF]\d{4} "
+
+
+def program_lines(stderr):
+  """The lines of a program's stderr that are not TensorFlow's log, blank ones left out."""
+  import re  # pylint: disable=import-outside-toplevel
+  return [line for line in stderr.splitlines() if line.strip() and not re.match(TF_LOG_LINE, line)]

@@ -161,7 +161,7 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertOneLineError("empty", "empty", "checkpoint")
 
   def test_a_truncated_checkpoint_is_one_line_and_status_2(self):
-    self.assertOneLineError("truncated", "damaged or unreadable")
+    self.assertOneLineError("truncated", "no readable checkpoint", ".data-00000-of-00001 is damaged")
 
   def test_a_config_that_does_not_match_the_checkpoint_is_one_line_and_status_2(self):
     self.assertOneLineError("edited", "does not match", "config.json", "shape")

@@ -18,6 +18,8 @@ from vae.model import VAE  # pylint: disable=wrong-import-position
 from vae.evaluation import appearance  # pylint: disable=wrong-import-position
 from vae.evaluation import metrics  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
+from vae import rundir  # pylint: disable=wrong-import-position
+from vae.rundir import load  # pylint: disable=wrong-import-position
 
 SETTINGS = dict(iw_samples=10, num_samples=50, temperature=1.0)
 
@@ -60,7 +62,7 @@ class EvaluationTest(tf.test.TestCase):
     self.assertEqual(len(train), len(self.train))
 
   def test_load_model_restores_the_checkpointed_weights(self):
-    model, config, prefix, config_path = evaluation.load_model(self.run_dir)
+    model, config, prefix, config_path = load.load_model(self.run_dir)
     self.assertEqual(prefix, self.prefix)
     self.assertEqual(config, self.config)
     self.assertEqual(config_path, os.path.join(self.run_dir, "config.json"))
@@ -69,12 +71,12 @@ class EvaluationTest(tf.test.TestCase):
 
   def test_load_model_builds_float32_compute_for_a_mixed_precision_run(self):
     run_dir = self.edited_run("mixed", mixed_precision=True)
-    model, *_ = evaluation.load_model(run_dir)
+    model, *_ = load.load_model(run_dir)
     self.assertEqual(model.encoder.compute_dtype, tf.float32)
 
   def test_load_model_names_a_config_whose_latent_dim_was_edited(self):
-    with self.assertRaisesRegex(evaluation.EvaluationError, "does not match .*config.json"):
-      evaluation.load_model(self.edited_run("latent", latent_dim=9))
+    with self.assertRaisesRegex(rundir.RunDirError, "does not match .*config.json"):
+      load.load_model(self.edited_run("latent", latent_dim=9))
 
   def test_load_model_names_a_config_that_builds_fewer_variables(self):
     mog = config_lib.preset("smoke", prior="mog")
@@ -84,9 +86,9 @@ class EvaluationTest(tf.test.TestCase):
     held = len(VAE.from_config(mog).variables)
     built = len(VAE.from_config(self.config).variables)
     self.assertGreater(held, built)  # The mixture prior's means, scales and logits.
-    with self.assertRaisesRegex(evaluation.EvaluationError,
+    with self.assertRaisesRegex(rundir.RunDirError,
                                 f"holds {held} model variables, the config builds {built}"):
-      evaluation.load_model(run_dir)
+      load.load_model(run_dir)
 
   def test_load_model_names_a_truncated_checkpoint(self):
     run_dir = os.path.join(self.tmp.name, "truncated")
@@ -94,18 +96,18 @@ class EvaluationTest(tf.test.TestCase):
     data, = glob.glob(prefix + ".data-*")
     with open(data, "r+b") as f:
       f.truncate(os.path.getsize(data) // 2)
-    with self.assertRaisesRegex(evaluation.EvaluationError, "damaged or unreadable"):
-      evaluation.load_model(run_dir)
+    with self.assertRaisesRegex(rundir.RunDirError, r"no readable checkpoint: .*ckpt-\d+\.data-00000-of-00001 is damaged"):
+      load.load_model(run_dir)
 
   def test_load_model_names_a_missing_path_and_an_unreadable_config(self):
-    with self.assertRaisesRegex(evaluation.EvaluationError, "does not exist"):
-      evaluation.load_model(os.path.join(self.tmp.name, "nowhere"))
+    with self.assertRaisesRegex(rundir.RunDirError, "does not exist"):
+      load.load_model(os.path.join(self.tmp.name, "nowhere"))
     run_dir = os.path.join(self.tmp.name, "bad_config")
     fixtures.make_run(run_dir, self.config, self.model)
     with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as f:
       json.dump({"latent_dims": 8}, f)
-    with self.assertRaisesRegex(evaluation.EvaluationError, "not a usable run config.*latent_dims"):
-      evaluation.load_model(run_dir)
+    with self.assertRaisesRegex(rundir.RunDirError, "not a usable run config.*latent_dims"):
+      load.load_model(run_dir)
 
   def test_report_has_every_key_with_finite_values(self):
     report = dict(self.report, split="test", checkpoint=self.prefix)

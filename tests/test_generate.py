@@ -19,7 +19,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 import generate  # pylint: disable=wrong-import-position
 from tests import fixtures  # pylint: disable=wrong-import-position
 from tests.test_generation import write_sprite  # pylint: disable=wrong-import-position
-from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
 
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
 # Requests that must be answered before TensorFlow loads, all in one fresh
@@ -69,7 +69,7 @@ class GenerateProgramTest(tf.test.TestCase):
     tmp = pathlib.Path(cls.tmp.name)
     shared = fixtures.smoke_run()
     run, saved = shared.run_dir, str(tmp / "export")
-    export.export(shared.model, saved, config_json=shared.config.to_json())
+    savedmodel.export(shared.model, saved, config_json=shared.config.to_json())
     rgb_run = fixtures.smoke_run(channels=3).run_dir
     cls.png = write_sprite(str(tmp / "mine.png"), 57, 43)
     cls.jpeg = write_sprite(str(tmp / "photo.jpg"), 120, 80, (40, 90, 220))

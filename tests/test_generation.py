@@ -11,7 +11,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from tests import fixtures  # pylint: disable=wrong-import-position
-from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
 from vae import generation  # pylint: disable=wrong-import-position
 
 
@@ -35,7 +35,7 @@ class GenerationTest(tf.test.TestCase):
     cls.tmp = tempfile.TemporaryDirectory()
     run = fixtures.smoke_run()
     cls.config, cls.model, cls.run_dir, cls.prefix = run.config, run.model, run.run_dir, run.prefix
-    cls.export_dir = export.export(cls.model, os.path.join(cls.tmp.name, "export"),
+    cls.export_dir = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "export"),
                                    config_json=cls.config.to_json())
     cls.from_run = generation.load(cls.run_dir)
     cls.from_export = generation.load(cls.export_dir)

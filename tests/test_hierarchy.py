@@ -14,7 +14,7 @@ from vae import config as config_lib
 from vae import hierarchy
 from vae import model as model_lib
 from vae import objectives
-from vae.evaluation import export
+from vae.rundir import savedmodel
 
 ARGS = dict(image_size=32, channels=4, widths=(4, 8, 8), latent_dim=3,
             grid_size=8, grid_channels=2, grid_prior="autoregressive")
@@ -218,7 +218,7 @@ class AutoregressivePriorTest(tf.test.TestCase):
   def test_an_export_samples_the_chain_as_the_model_does(self):
     model = model_lib.VAE.from_config(
         config_lib.preset("smoke", sampler="prior", grid_prior="autoregressive"))
-    directory = export.export(model, os.path.join(self.get_temp_dir(), "saved"),
+    directory = savedmodel.export(model, os.path.join(self.get_temp_dir(), "saved"),
                               config_json="{}")
     loaded = tf.saved_model.load(directory)
     seed = tf.constant([3, 0])

@@ -62,6 +62,85 @@ class ConvTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(conv.w.dtype, tf.float32)
 
 
+def _dilated_reference(x, w, dilation):
+  """NumPy: out[b, i, j] = sum over taps (r, c) of w[r, c] . x[b, i + (r - h) d, j + (c - h) d]."""
+  x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+  half, (batch, height, width, _) = w.shape[0] // 2, x.shape
+  out = np.zeros([batch, height, width, w.shape[3]])
+  for r in range(w.shape[0]):
+    for c in range(w.shape[1]):
+      dr, dc = (r - half) * dilation, (c - half) * dilation
+      shifted = np.zeros_like(x)  # x moved by (dr, dc), zeros where it leaves the map
+      rows, cols = slice(max(0, -dr), min(height, height - dr)), slice(max(0, -dc), min(width, width - dc))
+      shifted[:, rows, cols] = x[:, rows.start + dr:rows.stop + dr, cols.start + dc:cols.stop + dc]
+      out += shifted @ w[r, c]
+  return out
+
+
+def _zero_inserted_kernel(w, dilation):
+  """The dilated kernel written out as an undilated one, zeros between its taps."""
+  k = w.shape[0]
+  spread = tf.pad(w[:, None, :, None], [[0, 0], [0, dilation - 1], [0, 0], [0, dilation - 1],
+                                        [0, 0], [0, 0]])
+  size = (k - 1) * dilation + 1
+  return tf.reshape(spread, [k * dilation, k * dilation, *w.shape[2:]])[:size, :size]
+
+
+class DilatedConvTest(tf.test.TestCase, parameterized.TestCase):
+  """`dilated_conv2d` (the masked convolutions' formulation) against two others."""
+
+  @parameterized.parameters((1, 16, 16), (2, 16, 16), (4, 16, 16), (2, 7, 9), (3, 5, 11))
+  def test_equals_a_numpy_reference_of_the_dilated_sum(self, dilation, height, width):
+    x = tf.random.stateless_normal([2, height, width, 3], seed=(1, dilation))
+    w = tf.random.stateless_normal([3, 3, 3, 5], seed=(2, dilation))
+    self.assertAllClose(layers.dilated_conv2d(x, w, dilation),
+                        _dilated_reference(x, w, dilation), rtol=1e-5, atol=1e-5)
+
+  @parameterized.parameters(2, 4)
+  def test_gradients_equal_those_of_the_zero_inserted_kernel(self, dilation):
+    # The zero-inserted kernel is an ordinary convolution whose gradient
+    # kernels every CPU has; its gradient with respect to the small kernel
+    # goes through the padding, so both gradients are of the same function.
+    x = tf.random.stateless_normal([2, 16, 16, 4], seed=(3, dilation))
+    w = tf.random.stateless_normal([3, 3, 4, 6], seed=(4, dilation))
+    upstream = tf.random.stateless_normal([2, 16, 16, 6], seed=(5, dilation))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch([x, w])
+      ours = layers.dilated_conv2d(x, w, dilation)
+      spelled_out = tf.nn.conv2d(x, _zero_inserted_kernel(w, dilation), 1, "SAME")
+    self.assertAllClose(ours, spelled_out, rtol=1e-5, atol=1e-5)
+    for got, want in zip(tape.gradient(ours, [x, w], upstream),
+                         tape.gradient(spelled_out, [x, w], upstream)):
+      self.assertAllClose(got, want, rtol=1e-5, atol=1e-4)
+
+  def test_gradients_equal_the_dilated_kernels_where_this_cpu_has_them(self):
+    x = tf.random.stateless_normal([2, 16, 16, 4], seed=(6, 0))
+    w = tf.random.stateless_normal([3, 3, 4, 6], seed=(7, 0))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch([x, w])
+      ours = layers.dilated_conv2d(x, w, 2)
+      dilated = tf.nn.conv2d(x, w, 1, "SAME", dilations=2)
+    try:
+      want = tape.gradient(dilated, [x, w])
+    except tf.errors.InvalidArgumentError as error:  # TensorFlow's CPU kernels without oneDNN
+      self.skipTest(f"no dilated Conv2D gradient kernels on this CPU: {str(error)[:80]}")
+    for got, expected in zip(tape.gradient(ours, [x, w]), want):
+      self.assertAllClose(got, expected, rtol=1e-5, atol=1e-4)
+
+  def test_masked_layer_trains_for_an_unknown_batch_and_keeps_bfloat16(self):
+    conv = layers.MaskedConv2D(3, 4, include_centre=True, dilation=4)
+    fn = tf.function(lambda x: tf.reduce_sum(conv(x) ** 2),
+                     input_signature=[tf.TensorSpec([None, 16, 16, 3])])
+    x = tf.random.stateless_normal([2, 16, 16, 3], seed=(8, 0))
+    with tf.GradientTape() as tape:
+      loss = fn(x)
+    gradient = tape.gradient(loss, conv.w)
+    self.assertTrue(np.all(np.isfinite(gradient.numpy())))
+    self.assertGreater(float(tf.reduce_sum(tf.abs(gradient))), 0.0)
+    low = layers.MaskedConv2D(3, 4, include_centre=True, dilation=2, compute_dtype=tf.bfloat16)
+    self.assertEqual(low(x).dtype, tf.bfloat16)
+
+
 class GroupNormTest(tf.test.TestCase):
 
   def test_normalises_each_group_of_each_image(self):

@@ -92,8 +92,16 @@ class GraphTest(tf.test.TestCase, parameterized.TestCase):
       return (terms["elbo"], terms["rate_per_dim"], model.reconstruct(x),
               model.sample(2, temperature=0.7, seed=(7, 8)))
 
-    for eager, graph in zip(forward(x), tf.function(forward)(x)):
-      self.assertAllClose(eager, graph, rtol=1e-5, atol=1e-5)
+    eager, graph = forward(x), tf.function(forward)(x)
+    for got, want in zip(eager[:2], graph[:2]):
+      self.assertAllClose(got, want, rtol=1e-5, atol=1e-5)
+    # The renders are 8-bit levels (the most probable bin of the logistic): a
+    # float32 difference between the two executions at a bin's edge moves a
+    # value by one level. TensorFlow's own CPU kernels (oneDNN off) did so for
+    # 1 value in 8192; more than one in a thousand, or more than one level, is a bug.
+    for got, want in zip(eager[2:], graph[2:]):
+      self.assertAllClose(got, want, rtol=0, atol=1 / 255 + 1e-6)
+      self.assertLess(np.mean(np.abs(got - want) > 1e-5), 1e-3)
 
   def test_unknown_batch_size(self):
     model = model_lib.VAE(image_size=32, channels=3, **TINY)

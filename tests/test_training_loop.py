@@ -9,7 +9,7 @@ from absl.testing import parameterized
 
 from tests import fixtures
 from vae import config as config_lib
-from vae.training import checkpoints
+from vae.rundir import checkpoints
 from vae.training import loop
 from vae.training import step as step_lib
 
@@ -79,7 +79,7 @@ class RollbackTest(tf.test.TestCase):
                                        state=self.state)
     self.good = ckpts.save("latest", 0)
     self.run = types.SimpleNamespace(config=config, state=self.state, checkpoints=ckpts,
-                                     step=0)
+                                     step=0, board=types.SimpleNamespace(message=print))
 
   def test_restores_the_weights_but_keeps_the_counters_and_halves_the_learning_rate(self):
     weights = [v.numpy() for v in self.model.variables]

@@ -1,9 +1,9 @@
 """What `generate.py` draws: samples, paths between two sprites, variations.
 
 A `Generator` is a trained model behind three calls, whichever form it was
-saved in: a run directory or checkpoint prefix (restored through
-`vae.evaluation.report.load_model`) or an exported SavedModel
-(`vae/evaluation/export.py`).
+saved in: a run directory or checkpoint prefix (restored by
+`vae.rundir.load`) or an exported SavedModel (`vae.rundir.savedmodel`),
+whose `RunDirError`s reach the program as they are.
 
 * `sample(n, temperature, seed)`: new sprites from the sampler the run uses
   (always `model.sample`, so a run whose samples come from a density fitted
@@ -20,7 +20,6 @@ training canvas by `pipelines.canvas`.
 """
 
 import dataclasses
-import os
 
 import cv2
 import numpy as np
@@ -35,17 +34,17 @@ from pipelines import transforms
 from pipelines.config import background_rgb
 from pipelines.errors import SkipFile
 from vae import config as config_lib
-from vae.evaluation import report as evaluation
-from vae.evaluation import pictures
+from vae import pictures
+from vae.rundir import load as run_load
+from vae.rundir import savedmodel
 
 # Images per compiled call when sampling; each chunk has its own seed, so a
 # progress bar can advance without changing what is drawn.
 CHUNK = 64
-SAVED_MODEL_FILE = "saved_model.pb"
 
 
 class GenerationError(ValueError):
-  """A problem with the request or the model, told in one line."""
+  """A problem with the request (an input file, the channels asked for), told in one line."""
 
 
 @dataclasses.dataclass
@@ -122,14 +121,17 @@ class Generator:
     return placed.astype(np.float32) / 255.0
 
 
-def load(path, which="best"):
-  """The `Generator` of a run directory, checkpoint prefix or SavedModel folder."""
-  if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+def load(path, which="best", log=print):
+  """The `Generator` of a run directory, checkpoint prefix or SavedModel folder.
+
+  `log` is told of each damaged checkpoint skipped.
+
+  Raises:
+    RunDirError: no model can be read from `path`.
+  """
+  if savedmodel.is_saved_model(path):
     return _from_saved_model(path)
-  try:
-    model, config, prefix, _ = evaluation.load_model(path, which)
-  except evaluation.EvaluationError as error:
-    raise GenerationError(str(error)) from None
+  model, config, prefix, _ = run_load.load_model(path, which, log)
   images = tf.TensorSpec([None, *model.image_shape], tf.float32)
   seed = tf.TensorSpec([2], tf.int32)
   sample = tf.function(
@@ -143,29 +145,14 @@ def load(path, which="best"):
 
 
 def _from_saved_model(path):
-  try:
-    loaded = tf.saved_model.load(path)
-    encode_spec = loaded.signatures["encode"].structured_input_signature[1]["images"]
-    decode_spec = loaded.signatures["decode"].structured_input_signature[1]["z"]
-  except (KeyError, OSError, ValueError, tf.errors.OpError) as error:
-    raise GenerationError(
-        f"{path} is not a PokeVAE SavedModel (see vae/evaluation/export.py): "
-        f"{first_line(error, type(error).__name__)}") from None
-  config, sampler = config_lib.Config(), "unknown"
-  config_path = os.path.join(path, "assets.extra", "config.json")
-  if os.path.exists(config_path):
-    try:
-      config = config_lib.load(config_path)
-    except (OSError, ValueError, TypeError) as error:
-      raise GenerationError(f"{config_path} is not a usable run config: {error}") from None
-    sampler = config.sampler
-  image_size, channels = encode_spec.shape[1], encode_spec.shape[3]
+  exported = savedmodel.load(path)
+  module = exported.module
   return Generator(
-      image_size, channels, decode_spec.shape[1], path, config,
-      f"SavedModel sample (the run's sampler: {sampler})",
-      lambda n, t, s: loaded.sample(count=n, temperature=t, seed=s)["images"],
-      lambda x: loaded.signatures["encode"](images=x)["mean"],
-      lambda z: loaded.signatures["decode"](z=z)["images"])
+      exported.image_size, exported.channels, exported.code_dim, path, exported.config,
+      f"SavedModel sample (the run's sampler: {exported.sampler})",
+      lambda n, t, s: module.sample(count=n, temperature=t, seed=s)["images"],
+      lambda x: module.signatures["encode"](images=x)["mean"],
+      lambda z: module.signatures["decode"](z=z)["images"])
 
 
 def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, seed=0):

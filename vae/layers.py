@@ -175,8 +175,45 @@ class MaskedConv2D(Conv2D):
     self.dilation = dilation
 
   def _apply(self, x, w):
-    return tf.nn.conv2d(x, w * tf.cast(self.mask, w.dtype), strides=1, padding="SAME",
-                        dilations=self.dilation)
+    return dilated_conv2d(x, w * tf.cast(self.mask, w.dtype), self.dilation)
+
+
+def dilated_conv2d(x, w, dilation):
+  """`tf.nn.conv2d(x, w, 1, "SAME", dilations=dilation)` from ops every CPU has.
+
+  TensorFlow's own CPU kernels of a dilated convolution's gradients
+  (Conv2DBackpropInput, Conv2DBackpropFilter) refuse dilations above 1; only
+  oneDNN's have them, and TensorFlow turns oneDNN on by default only on CPUs
+  with AVX-512. So the dilation is taken out of the convolution instead
+  (what `tf.nn.atrous_conv2d` did in TensorFlow 1): pad as "SAME" would,
+  split the padded map into its `dilation`^2 phases with `space_to_batch_nd`
+  (phase (a, b) holds pixels (a + i d, b + j d)), convolve each phase with
+  the undilated kernel ("VALID"), and interleave the phases back. Taps d
+  pixels apart in the map are neighbours within a phase, so this is the
+  same sum, with the same arithmetic as the dilated kernel (no zero taps),
+  and its gradients are those of `space_to_batch_nd`, `conv2d` and
+  `batch_to_space`, which exist everywhere.
+
+  Args:
+    x: [B, H, W, C_in].
+    w: [k, k, C_in, C_out], k odd.
+    dilation: positive int.
+
+  Returns:
+    [B, H, W, C_out].
+  """
+  if dilation == 1:
+    return tf.nn.conv2d(x, w, strides=1, padding="SAME")
+  reach = (w.shape[0] // 2) * dilation  # "SAME" pads this much on every side.
+  shape = tf.shape(x)
+  # Round each padded side up to a multiple of the dilation; the extra rows
+  # and columns at the end only feed outputs that are cropped away.
+  extra = [(-(shape[axis] + 2 * reach)) % dilation for axis in (1, 2)]
+  paddings = [[reach, reach + extra[0]], [reach, reach + extra[1]]]
+  phases = tf.space_to_batch_nd(x, [dilation, dilation], paddings)
+  y = tf.nn.conv2d(phases, w, strides=1, padding="VALID")
+  y = tf.batch_to_space(y, [dilation, dilation], crops=[[0, extra[0]], [0, extra[1]]])
+  return tf.ensure_shape(y, [*x.shape[:3], w.shape[-1]])
 
 
 class ConvTranspose2D(_Weighted):

@@ -106,10 +106,11 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
                        "(or pass --report DIR)")
   from common import startup  # pylint: disable=import-outside-toplevel
   tf = startup.import_tensorflow()
-  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
+  from vae import rundir  # pylint: disable=import-outside-toplevel
+  from vae.rundir import load  # pylint: disable=import-outside-toplevel
   try:
-    model, config, prefix, config_path = report_lib.load_model(run, "best")
-  except report_lib.EvaluationError as error:
+    model, config, prefix, config_path = load.load_model(run, "best")
+  except rundir.RunDirError as error:
     raise PackageError(str(error)) from None
   if os.path.exists(dest):
     shutil.rmtree(dest)
@@ -118,7 +119,7 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   # (a sampler fitted after training, say): small files, all of them.
   run_dir = os.path.dirname(config_path)
   for name in sorted(os.listdir(run_dir)):
-    if os.path.isfile(os.path.join(run_dir, name)):
+    if os.path.isfile(os.path.join(run_dir, name)) and name != "lock.json":  # a training's, not the model's
       shutil.copy(os.path.join(run_dir, name), os.path.join(dest, name))
   step = int(prefix.rsplit("-", 1)[1]) if prefix.rsplit("-", 1)[-1].isdigit() else 0
   tf.train.CheckpointManager(

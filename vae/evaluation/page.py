@@ -24,6 +24,8 @@ import os
 
 import cv2
 
+from vae.rundir import files
+
 REAL = "real"
 CURVE_TAG = "val/bits_per_dim"
 
@@ -327,7 +329,5 @@ def write(directory, report, config, pictures, run_dir, title="PokeVAE evaluatio
   """
   tb_dir = os.path.join(run_dir, "tb")
   curve = read_curve(tb_dir) if os.path.isdir(tb_dir) else []
-  path = os.path.join(directory, "report.html")
-  with open(path, "w", encoding="utf-8") as f:
-    f.write(render(report, config, pictures, curve, title))
-  return path
+  return files.write_text(os.path.join(directory, "report.html"),
+                         render(report, config, pictures, curve, title))

@@ -1,9 +1,8 @@
 """The evaluation report of a trained PokeVAE: likelihood, latent use, samples.
 
-`load_model` rebuilds a run's model from its `config.json` and restores the
-checkpoint beside it, turning every way that can fail into one
-`EvaluationError` line. `evaluate` computes the report (all keys are listed
-in `REPORT_KEYS`):
+`report_on_run` restores a run's model through `vae.rundir.load` (whose
+`RunDirError` lines tell every way that can fail) and computes the report
+(all keys are listed in `REPORT_KEYS`):
 
 * Likelihood, nats per image averaged over the split: `elbo`, `distortion`
   (-log p(x|z)), `rate` (KL(q(z|x) || p(z))); in bits per dimension the ELBO
@@ -50,8 +49,7 @@ from vae import config as config_lib
 from vae import expost
 from vae import objectives
 from vae.evaluation import appearance, features, metrics, realism
-from vae.model import VAE
-from vae.training import checkpoints
+from vae.rundir import load
 
 REPORT_KEYS = (
     "elbo", "distortion", "rate", "bits_per_dim_elbo", "bits_per_dim_iwae",
@@ -81,39 +79,7 @@ _ELBO_STREAM, _IWAE_STREAM, _SAMPLE_STREAM = 1, 2, 3
 
 
 class EvaluationError(ValueError):
-  """A problem with the run or the request, told in one line."""
-
-
-def load_model(path, which="best"):
-  """Restores a run's model for evaluation.
-
-  Args:
-    path: a run directory or a checkpoint prefix (see `checkpoints.resolve`).
-    which: "best" or "latest", for a run directory.
-
-  Returns:
-    (model with float32 compute, `Config`, checkpoint prefix, config path).
-
-  Raises:
-    EvaluationError: no checkpoint, an unreadable config, a damaged
-      checkpoint, or a config that does not build the checkpoint's model.
-  """
-  try:
-    prefix, config_path = checkpoints.resolve(path, which)
-    config = config_lib.load(config_path)
-  except checkpoints.CheckpointError as error:
-    raise EvaluationError(str(error)) from None
-  except (OSError, ValueError, TypeError) as error:
-    raise EvaluationError(
-        f"{config_path} is not a usable run config: {first_line(error, type(error).__name__)}") from None
-  # float32 whatever the run trained with: evaluation is cheap, and exported
-  # graphs should not depend on mixed precision.
-  model = VAE.from_config(config, compute_dtype=tf.float32)
-  try:
-    checkpoints.restore_model(model, prefix, config_path)
-  except checkpoints.CheckpointError as error:
-    raise EvaluationError(str(error)) from None
-  return model, config, prefix, config_path
+  """A problem with the request, told in one line (the run directory's are `RunDirError`s)."""
 
 
 def load_split(config, split, data_dir=None, limit=None):
@@ -389,13 +355,16 @@ def describe_expost(model):
               fitted_step=int(model.expost.fitted_step.numpy()))
 
 
-def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None, **settings):
-  """`load_model`, `load_split` (with `limit`) and `compute_report` in one call.
+def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None, log=print,
+                  **settings):
+  """`vae.rundir.load.load_model`, `load_split` (with `limit`) and `compute_report` in one call.
+
+  `log` is told of each damaged checkpoint skipped.
 
   Returns:
     (model, config, config path, `Evaluation` with the full report).
   """
-  model, config, prefix, config_path = load_model(path, which)
+  model, config, prefix, config_path = load.load_model(path, which, log)
   images, train, heldout, groups = load_split(config, split, data_dir, limit)
   train_groups = groups[0]
   latents = settings.pop("expost_latents", None) or config.expost_latents

@@ -13,7 +13,9 @@ The training batches of step s are a function of (seed, s) (see
 counter itself: `call_steps` opens an iterator at each epoch's start, and a
 resumed or rolled-back run reads exactly the batches of its restored step.
 On several workers (`cluster`), the chief alone writes `config.out`; the others
-write into a temporary `run_dir`.
+write into a temporary `run_dir`. Everything written into the run directory
+goes through `vae.rundir`, so a failed write (a full disk) is one line and
+leaves no half-written file.
 """
 
 import dataclasses
@@ -30,9 +32,11 @@ from vae import config as config_lib
 from vae import critic as critic_lib
 from vae import expost
 from vae import objectives
-from vae.evaluation import pictures
+from vae import pictures
 from vae.model import VAE
-from vae.training import checkpoints, cluster
+from vae.rundir import checkpoints, files
+from vae.rundir import load as rundir_load
+from vae.training import cluster
 from vae.training import step as step_lib
 from vae.training.dashboard import make_dashboard
 
@@ -112,12 +116,21 @@ def initialise_from(model, path):
   Only the model's variables are read (not the optimizer, the step or the
   critic), so the new run's schedules start from step 0.
   """
-  prefix, _ = checkpoints.resolve(path, "best")
-  tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
+  prefixes, _ = rundir_load.resolve(path, "best")
+
+  def restore(prefix):
+    tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
+
+  checkpoints.restore_newest(restore, prefixes, print,
+                             what_to_do="pass another --init-from")
 
 
 def start(config, resuming):
-  """Builds the run `config` describes, restored from `latest` when resuming; says which on the board."""
+  """Builds the run `config` describes, restored from `latest` when resuming; says which on the board.
+
+  Raises:
+    RunDirError: resuming, and no checkpoint is readable; or a write failed.
+  """
   strategy = cluster.make_strategy(config.strategy)  # First: multi-worker needs it so.
   keras.utils.set_random_seed(config.seed)
   if config.deterministic:
@@ -125,7 +138,8 @@ def start(config, resuming):
   run_dir = cluster.run_dir(config.out, config.strategy)
   resuming = cluster.agree(strategy, resuming)  # The chief's choice, on every worker.
   if cluster.is_chief(config.strategy):
-    config_lib.save(config, os.path.join(run_dir, config_lib.CONFIG_NAME))
+    checkpoints.remove_temporaries(run_dir)  # Of a save killed half way; this process owns the run.
+    files.write_text(os.path.join(run_dir, config_lib.CONFIG_NAME), config.to_json() + "\n")
 
   data = pipelines.load(config.data)
   n_train = data.count("train")
@@ -142,13 +156,17 @@ def start(config, resuming):
   ckpts = checkpoints.RunCheckpoints(run_dir, model=model, optimizer=optimizer,
                                      state=state, keep=config.keep_checkpoints,
                                      critic=critic, critic_optimizer=critic_optimizer)
-  # Every worker resumes from the chief's checkpoint, then saves its own copy to
-  # roll back to (every worker takes part in every save).
+  # Every worker resumes from the chief's newest readable checkpoint; one
+  # that has none of its own (a fresh run, a worker) saves a good state to
+  # roll back to (every worker takes part in every save). The chief does not
+  # rewrite the checkpoint it resumed from: it is already one.
   chief_latest = os.path.join(config.out, "checkpoints", "latest")
-  restored = ckpts.restore_latest(chief_latest) if resuming else None
+  notes = []
+  restored = ckpts.restore_latest(chief_latest, log=notes.append) if resuming else None
   if not restored and config.init_from:
     initialise_from(model, config.init_from)
-  ckpts.save("latest", int(optimizer.iterations.numpy()))  # A good state to roll back to.
+  if not restored or os.path.dirname(restored) != ckpts.latest.directory:
+    ckpts.save("latest", int(optimizer.iterations.numpy()))
 
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
   step = int(optimizer.iterations.numpy())
@@ -169,6 +187,8 @@ def start(config, resuming):
       preview_images=preview_images,
       writer=tf.summary.create_file_writer(os.path.join(run_dir, "tb")),
       board=make_dashboard(config.dashboard, total_steps, start_step=step))
+  for note in notes:
+    run.board.message(note)
   if restored:
     run.board.message(f"resumed from {restored} at step {step}")
   else:
@@ -260,7 +280,7 @@ def rollback(run):
   lr_scale = float(state.lr_scale.numpy()) * 0.5
   if rollbacks > run.config.max_rollbacks:
     return None
-  path = run.checkpoints.restore_latest()
+  path = run.checkpoints.restore_latest(log=run.board.message)
   run.iterator = None  # Back to the batches of the restored step.
   # The restore also rewound the loop's counters to that checkpoint. The
   # skipped steps and this rollback did happen, and the halved learning rate
@@ -320,17 +340,32 @@ def end_of_epoch(run, epoch, step):
       fit_expost(run)
     run.checkpoints.save("best", step)
   grid = pictures.preview_grid(run.model, run.preview_images, preview_codes(run))
-  pipelines.write_png(os.path.join(run.run_dir, "previews", f"epoch_{epoch:04d}.png"), grid)
+  preview = os.path.join(run.run_dir, "previews", f"epoch_{epoch:04d}.png")
+  with files.writing(preview):
+    pipelines.write_png(preview, grid)
   with run.writer.as_default(step=step):
     tf.summary.scalar("val/elbo", means["elbo"])
     tf.summary.scalar("val/distortion", means["distortion"])
     tf.summary.scalar("val/rate", means["rate"])
     tf.summary.scalar("val/bits_per_dim", bpd)
     tf.summary.image("previews", grid[None], max_outputs=1)
+  flush_summaries(run)
   run.board.epoch(dict(step=step, epoch=epoch, val_elbo=means["elbo"], val_bpd=bpd,
                        patience_left=config.patience - int(state.bad_epochs.numpy())))
   run.checkpoints.save("latest", step)
   return should_stop_early(state, config, step)
+
+
+def flush_summaries(run):
+  """Writes the summaries out now, so that a full disk shows here as one line.
+
+  TensorFlow's event writer buffers; a write it cannot finish surfaces at a
+  flush, as an `OpError`.
+  """
+  try:
+    run.writer.flush()
+  except tf.errors.OpError as error:
+    raise files.write_failed(os.path.join(run.run_dir, "tb"), error) from None
 
 
 def preview_codes(run):
@@ -375,10 +410,10 @@ def finish(run, step):
   run.checkpoints.save("latest", step)
   best = run.checkpoints.best.latest_checkpoint
   if best:
-    run.checkpoints.checkpoint.restore(best).assert_existing_objects_matched()
+    run.checkpoints.restore(best)
     fit_expost(run)
     run.checkpoints.save("best", run.step)
-    run.checkpoints.restore_latest()
+    run.checkpoints.restore_latest(log=run.board.message)
 
 
 def unvalidated_epoch(run, step):

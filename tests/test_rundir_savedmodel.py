@@ -1,4 +1,4 @@
-"""Tests for vae/evaluation/export.py: the SavedModel matches the model and runs on TensorFlow alone."""
+"""Tests for vae/rundir/savedmodel.py: the SavedModel matches the model and runs on TensorFlow alone."""
 
 import os
 
@@ -17,7 +17,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
-from vae.evaluation import export  # pylint: disable=wrong-import-position
+from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
 
 # The logistic likelihood renders the most probable 8-bit level, so outputs
 # are multiples of 1/255. The loaded graph may fuse and order float ops
@@ -87,7 +87,7 @@ class ExportTest(tf.test.TestCase):
     cls.model = VAE.from_config(config_lib.preset("smoke", sampler=cls.SAMPLER))
     cls.fit_sampler(cls.model.expost)
     cls.tmp = tempfile.TemporaryDirectory()
-    cls.directory = export.export(cls.model, os.path.join(cls.tmp.name, "saved"),
+    cls.directory = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "saved"),
                                   config_json='{"latent_dim": 8}')
     cls.loaded = tf.saved_model.load(cls.directory)
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ class ExportTest(tf.test.TestCase):
 
   def test_signature_input_specs_are_fixed(self):
     specs = {name: self.loaded.signatures[name].structured_input_signature[1]
-             for name in export.SIGNATURES}
+             for name in savedmodel.SIGNATURES}
     self.assertEqual(specs["sample"]["count"], tf.TensorSpec([], tf.int32, "count"))
     self.assertEqual(specs["sample"]["temperature"], tf.TensorSpec([], tf.float32, "temperature"))
     self.assertEqual(specs["sample"]["seed"], tf.TensorSpec([None], tf.int32, "seed"))
@@ -165,10 +165,10 @@ class ExportTest(tf.test.TestCase):
   def test_export_documents_its_signatures_and_config(self):
     extra = os.path.join(self.directory, "assets.extra")
     for folder in (self.directory, extra):
-      with open(os.path.join(folder, export.README_NAME), encoding="utf-8") as f:
+      with open(os.path.join(folder, savedmodel.README_NAME), encoding="utf-8") as f:
         readme = f.read()
       for words in ("PREMULTIPLIED RGBA", "in [0, 1]", f"S = 32, C = 4, D = {self.model.code_dim}",
-                    "seed: int32 [2] or [0]", "saved_model_cli run", *export.SIGNATURES):
+                    "seed: int32 [2] or [0]", "saved_model_cli run", *savedmodel.SIGNATURES):
         self.assertIn(words, readme)
     with open(os.path.join(extra, "config.json"), encoding="utf-8") as f:
       self.assertEqual(json.load(f), {"latent_dim": 8})
@@ -190,7 +190,7 @@ class ExportTest(tf.test.TestCase):
       self.assertSameImages(np.load(decoded_path), self.model.render(self.z))
     result = results[0]
     self.assertEqual(result["imported"], [])
-    self.assertEqual(result["signatures"], sorted(export.SIGNATURES))
+    self.assertEqual(result["signatures"], sorted(savedmodel.SIGNATURES))
     self.assertEqual(result["inputs"]["decode"], {"z": ["float32", [None, self.model.code_dim]]})
     self.assertEqual(result["inputs"]["sample"]["seed"], ["int32", [None]])
     self.assertEqual(result["sample_shape"], [5, 32, 32, 4])

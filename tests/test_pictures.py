@@ -1,4 +1,4 @@
-"""Tests for vae/evaluation/pictures.py: picture layouts, slerp and pixel-art quantisation."""
+"""Tests for vae/pictures.py: picture layouts, slerp and pixel-art quantisation."""
 
 import os
 
@@ -14,7 +14,7 @@ import pipelines  # pylint: disable=wrong-import-position
 from tests import fixtures  # pylint: disable=wrong-import-position
 from vae import config as config_lib  # pylint: disable=wrong-import-position
 from vae.model import VAE  # pylint: disable=wrong-import-position
-from vae.evaluation import pictures  # pylint: disable=wrong-import-position
+from vae import pictures  # pylint: disable=wrong-import-position
 from vae.evaluation import report as evaluation  # pylint: disable=wrong-import-position
 
 SIZE = 32

@@ -1,4 +1,8 @@
-"""Exports a trained VAE as a SavedModel that needs only TensorFlow to run.
+"""The SavedModel of `evaluate.py --export`: written here, and read back for `generate.py`.
+
+`export` writes a trained VAE as a SavedModel that needs only TensorFlow to
+run, whole or not at all (into a temporary folder renamed into place); `load`
+reads one back with the config it carries.
 
 The SavedModel holds the model's variables and four `tf.function` signatures
 traced with fixed input specs. Its graphs are plain TensorFlow ops, so
@@ -46,11 +50,17 @@ to `assets.extra/README.md`, beside the run's `config.json`);
 `saved_model_cli show --dir DIR --all` lists the signatures.
 """
 
+import dataclasses
 import os
 
 import tensorflow as tf
 
+from pipelines.errors import first_line
+from vae import config as config_lib
+from vae.rundir import RunDirError, files
+
 README_NAME = "README.md"
+SAVED_MODEL_FILE = "saved_model.pb"
 SIGNATURES = ("sample", "encode", "decode", "reconstruct")
 
 
@@ -111,27 +121,83 @@ class ExportedVAE(tf.Module):
 
 
 def export(model, directory, config_json=None):
-  """Writes `model` as a SavedModel to `directory`.
+  """Writes `model` as a SavedModel to `directory`, whole or not at all.
 
   Args:
     model: a `vae.model.VAE` built with float32 compute (mixed-precision graphs
       would be baked into the export).
-    directory: the SavedModel folder, created or overwritten.
+    directory: the SavedModel folder, created or replaced.
     config_json: the run's config as JSON text, copied into
       `assets.extra/config.json` so the export says how it was trained.
 
   Returns:
     `directory`.
+
+  Raises:
+    RunDirError: the write failed (status 1); `directory` is as it was.
   """
   module = ExportedVAE(model, name="pokevae")
-  tf.saved_model.save(module, directory, signatures=module.signatures())
-  extra = os.path.join(directory, "assets.extra")
-  os.makedirs(extra, exist_ok=True)
-  shape = f"S = {model.image_size}, C = {model.channels}, D = {model.code_dim}"
-  for folder in (directory, extra):
-    with open(os.path.join(folder, README_NAME), "w", encoding="utf-8") as f:
-      f.write(f"# PokeVAE SavedModel ({shape})\n\n{__doc__}")
-  if config_json is not None:
-    with open(os.path.join(extra, "config.json"), "w", encoding="utf-8") as f:
-      f.write(config_json)
+  with files.replacing(directory) as temporary:
+    try:
+      tf.saved_model.save(module, temporary, signatures=module.signatures())
+    except tf.errors.OpError as error:  # TensorFlow's file system reports a full disk so.
+      raise files.write_failed(directory, error) from None
+    extra = os.path.join(temporary, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    shape = f"S = {model.image_size}, C = {model.channels}, D = {model.code_dim}"
+    for folder in (temporary, extra):
+      with open(os.path.join(folder, README_NAME), "w", encoding="utf-8") as f:
+        f.write(f"# PokeVAE SavedModel ({shape})\n\n{__doc__}")
+    if config_json is not None:
+      with open(os.path.join(extra, "config.json"), "w", encoding="utf-8") as f:
+        f.write(config_json)
   return directory
+
+
+def is_saved_model(path):
+  """Whether `path` is a SavedModel folder (rather than a run or a checkpoint)."""
+  return os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
+
+
+@dataclasses.dataclass
+class Exported:
+  """A loaded export: its module, geometry and the config it was trained with.
+
+  Attributes:
+    module: what `tf.saved_model.load` returned (`sample`, the signatures).
+    image_size, channels, code_dim: from the signatures' input specs.
+    config: the run's `Config` (the defaults when the export holds none).
+    sampler: the run's sampler, or "unknown".
+  """
+  module: object
+  image_size: int
+  channels: int
+  code_dim: int
+  config: config_lib.Config
+  sampler: str
+
+
+def load(path):
+  """Reads the export in `path`.
+
+  Raises:
+    RunDirError: `path` is not a PokeVAE SavedModel, or its config is not usable.
+  """
+  try:
+    module = tf.saved_model.load(path)
+    encode_spec = module.signatures["encode"].structured_input_signature[1]["images"]
+    decode_spec = module.signatures["decode"].structured_input_signature[1]["z"]
+  except (KeyError, OSError, ValueError, tf.errors.OpError) as error:
+    raise RunDirError(f"{path} is not a PokeVAE SavedModel (see vae/rundir/savedmodel.py): "
+                      f"{first_line(error, type(error).__name__)}") from None
+  config, sampler = config_lib.Config(), "unknown"
+  config_path = os.path.join(path, "assets.extra", "config.json")
+  if os.path.exists(config_path):
+    try:
+      config = config_lib.load(config_path)
+    except (OSError, ValueError, TypeError) as error:
+      raise RunDirError(f"{config_path} is not a usable run config: "
+                        f"{first_line(error, type(error).__name__)}") from None
+    sampler = config.sampler
+  return Exported(module, encode_spec.shape[1], encode_spec.shape[3], decode_spec.shape[1],
+                  config, sampler)
