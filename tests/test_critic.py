@@ -10,7 +10,8 @@ import tensorflow as tf
 from tests import fixtures
 from vae import config as config_lib
 from vae import critic as critic_lib
-from vae.training import checkpoints, loop
+from vae.rundir import checkpoints
+from vae.training import loop
 from vae.training import step as step_lib
 
 

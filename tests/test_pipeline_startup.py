@@ -39,7 +39,7 @@ def run_steps(onednn, grid_prior):
 class StartupTest(unittest.TestCase):
 
   def test_onednn_is_turned_on_unless_the_user_set_it(self):
-    script = ("import os; from pipelines import startup; startup.import_tensorflow(); "
+    script = ("import os; from common import startup; startup.import_tensorflow(); "
               "print(os.environ['TF_ENABLE_ONEDNN_OPTS'])")
     for given, expected in ((None, "1"), ("0", "0"), ("1", "1")):
       env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}

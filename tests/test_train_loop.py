@@ -19,7 +19,7 @@ import train_loop
 from tests import fixtures
 from vae import config as config_lib
 from vae.model import VAE
-from vae.training import checkpoints
+from vae.rundir import load as rundir_load
 from vae.training import schedules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +87,7 @@ class TrainLoopTest(tf.test.TestCase):
     names = [v.name for v in model.trainable_variables]
     self.assertContainsSubset(["vae/likelihood/hidden/w:0", "vae/likelihood/to_palette/w:0"], names)
     fresh = model.decoder.likelihood.to_palette.w.numpy()
-    checkpoints.restore_model(model, tf.train.latest_checkpoint(os.path.join(config.out, "checkpoints", "latest")),
+    rundir_load.restore_model(model, tf.train.latest_checkpoint(os.path.join(config.out, "checkpoints", "latest")),
                               os.path.join(config.out, "config.json"))
     self.assertNotAllClose(model.decoder.likelihood.to_palette.w, fresh)
 

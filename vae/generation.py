@@ -164,7 +164,7 @@ def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, 
     size: None for the model's size, or the side of the canvas to resample
       to (96: the canvas Black/White sprites are drawn on).
     pixel_art: quantise each image to 16 colours with a hard alpha edge
-      (`vae.evaluation.pictures.pixel_art`, the palette view of evaluate.py).
+      (`vae.pictures.pixel_art`, the palette view of evaluate.py).
     rgb: composite RGBA on white and drop alpha.
     scale: nearest-neighbour upscaling, so each sprite pixel stays square.
     seed: seed of the palette's k-means.

@@ -11,7 +11,7 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from pipelines.errors import first_line
+from common.errors import first_line
 from vae import config as config_lib
 from vae.model import VAE
 from vae.rundir import RunDirError

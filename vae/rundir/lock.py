@@ -23,20 +23,10 @@ import socket
 import time
 import uuid
 
+from common.processes import process_alive
 from vae.rundir import RunDirError
 
 LOCK_NAME = "lock.json"
-
-
-def process_alive(pid) -> bool:
-  """Whether process `pid` of this host still runs."""
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # Someone else's process: alive.
-    return True
-  return True
 
 
 def _describe(owner):

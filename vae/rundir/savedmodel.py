@@ -55,7 +55,7 @@ import os
 
 import tensorflow as tf
 
-from pipelines.errors import first_line
+from common.errors import first_line
 from vae import config as config_lib
 from vae.rundir import RunDirError, files
 
