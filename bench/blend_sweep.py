@@ -26,6 +26,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 from vae import blend  # pylint: disable=wrong-import-position
 from vae.evaluation import appearance, realism  # pylint: disable=wrong-import-position
 from vae.evaluation import report as report_lib  # pylint: disable=wrong-import-position
+from vae.rundir import load  # pylint: disable=wrong-import-position
 
 # (name, partners from, to (nearest first), t low, t high, rescale the detail)
 SETTINGS = (
@@ -45,7 +46,7 @@ def main():
   parser.add_argument("--ckpt", default="pretrained")
   parser.add_argument("--samples", type=int, default=500)
   args = parser.parse_args()
-  model, config, _, _ = report_lib.load_model(args.ckpt)
+  model, config, _, _ = load.load_model(args.ckpt)
   images, train, heldout, (train_groups, _) = report_lib.load_split(config, "test")
   codes = np.concatenate([model.encode(tf.constant(train[i:i + 128])).mean().numpy()
                           for i in range(0, len(train), 128)])

@@ -62,6 +62,20 @@ class RunCheckpointsTest(tf.test.TestCase):
     self.assertLen(lines, 1)
     self.assertRegex(lines[0], f"{data} is damaged .*; restored an older one")
 
+  def test_candidates_of_a_relative_directory_are_the_prefixes_on_disk(self):
+    self.ckpts.save("latest", 3)
+    self.ckpts.save("latest", 7)
+    directory = os.path.join(self.run_dir, "checkpoints", "latest")
+    cwd = os.getcwd()
+    os.chdir(os.path.dirname(self.run_dir))
+    try:
+      relative = os.path.relpath(directory)
+      found = checkpoints.candidates(relative)
+      self.assertEqual(found, [os.path.join(relative, "ckpt-7"), os.path.join(relative, "ckpt-3")])
+      self.assertTrue(all(os.path.exists(p + ".index") for p in found))
+    finally:
+      os.chdir(cwd)
+
   def test_a_missing_index_is_named(self):
     good = self.ckpts.save("latest", 1)
     newest = self.ckpts.save("latest", 2)

@@ -37,7 +37,7 @@ import tensorflow as tf
 # one half, the fewer samples come out as one parent's copy. The figures
 # behind both are in bench/README.md, sections 8 and 11.
 NEIGHBOURS = 32
-BLEND_RANGE = (0.45, 0.55)
+BLEND_RANGE = (0.5, 0.5)
 # Rows of the distance matrix computed at once while finding partners.
 _BLOCK = 1024
 

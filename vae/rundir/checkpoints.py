@@ -49,11 +49,12 @@ def candidates(directory):
     state = None
   if state is not None:
     paths = list(state.all_model_checkpoint_paths) + [state.model_checkpoint_path]
+    # get_checkpoint_state has already put `directory` in front of a relative path.
     for path in reversed(paths):
-      path = path if os.path.isabs(path) else os.path.join(directory, path)
+      path = os.path.normpath(path)
       if path not in listed:
         listed.append(path)
-  found = {name.split(".index")[0].split(".data-")[0]
+  found = {os.path.normpath(name.split(".index")[0].split(".data-")[0])
            for name in glob.glob(os.path.join(glob.escape(directory), f"{CHECKPOINT_NAME}-*"))
            if name.endswith(".index") or ".data-" in name}
   return listed + sorted(found - set(listed), key=_step, reverse=True)
