@@ -34,8 +34,8 @@ SETTINGS = (
     ("t = 0.5", 0, 32, 0.5, 0.5, False),
     ("t in [0.45, 0.55]", 0, 32, 0.45, 0.55, False),
     ("full-length detail", 0, 32, 0.35, 0.65, True),
-    ("t = 0.5, full-length detail", 0, 32, 0.5, 0.5, True),
-    ("t in [0.45, 0.55], full-length detail (the default)", 0, 32, 0.45, 0.55, True),
+    ("t = 0.5, full-length detail (the default)", 0, 32, 0.5, 0.5, True),
+    ("t in [0.45, 0.55], full-length detail", 0, 32, 0.45, 0.55, True),
     ("partners 16th to 64th nearest", 16, 64, 0.35, 0.65, False),
     ("partners 8 nearest", 0, 8, 0.35, 0.65, False),
 )
