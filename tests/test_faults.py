@@ -38,13 +38,13 @@ def leftovers(run_dir):
           if "_temp" in path or ".tmp-" in path or path.endswith(".tempstate")]
 
 
-@pytest.mark.slow
-
 def finish(process, timeout=600):
   """(exit status, stdout, stderr lines that are not TensorFlow's log) of a started program."""
   status, stdout, stderr = fixtures.finish_program(process, timeout)
   return status, stdout, fixtures.program_lines(stderr)
 
+
+@pytest.mark.slow
 class FaultTest(tf.test.TestCase):
 
   @classmethod

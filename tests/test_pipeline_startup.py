@@ -36,6 +36,7 @@ def run_steps(onednn, grid_prior):
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # starts interpreters that train
 class StartupTest(unittest.TestCase):
 
   def test_onednn_is_turned_on_unless_the_user_set_it(self):
