@@ -27,19 +27,12 @@ def main():
   variants = [{"name": "without the critic (steps before adversary_start)"},
               {"name": "with the critic", "config": {"adversary_weight": 0.5}}]
   specs = [{"kind": "pokevae", "block_steps": args.block_steps, **v} for v in variants]
-  workers = harness.start_workers(specs)
-  try:
-    blocks = harness.interleave(workers, args.rounds)
-  finally:
-    for worker in workers:
-      worker.close()
-  rows = harness.rate_rows(blocks, baseline=workers[0].name)
-  print(harness.table(rows, harness.RATE_COLUMNS,
-                      title=f"adversarial critic: images/s, {args.rounds} blocks of "
-                            f"{args.block_steps} steps each"))
+  rows, blocks, ran = harness.compare_rates(
+      specs, args.rounds, f"adversarial critic: images/s, {args.rounds} blocks of "
+                          f"{args.block_steps} steps each")
   print(f"a step with the critic takes {1 / rows[1]['ratio']:.2f}x the time of one without")
   path = harness.write_result("critic", {
-      "rows": rows, "blocks": blocks, "specs": [w.spec for w in workers],
+      "rows": rows, "blocks": blocks, "specs": ran,
       "rounds": args.rounds, "block_steps": args.block_steps})
   print(f"wrote {path}")
   return 0

@@ -135,6 +135,24 @@ def interleave(workers, rounds, log=print):
   return blocks
 
 
+def compare_rates(specs, rounds, title):
+  """Starts a worker per spec, interleaves `rounds` blocks, closes them, prints the rate table.
+
+  Returns:
+    (rows of `rate_rows`, the first spec's worker being the baseline; the
+    blocks; the specs as the workers ran them): what `write_result` keeps.
+  """
+  workers = start_workers(specs)
+  try:
+    blocks = interleave(workers, rounds)
+  finally:
+    for worker in workers:
+      worker.close()
+  rows = rate_rows(blocks, baseline=workers[0].name)
+  print(table(rows, RATE_COLUMNS, title=title))
+  return rows, blocks, [w.spec for w in workers]
+
+
 def table(rows, columns, title=None):
   """A plain-text table: rows are dicts, columns (key, header, format) triples."""
   cells = [[header for _, header, _ in columns]]

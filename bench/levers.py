@@ -71,17 +71,10 @@ def main():
         spec["block_steps"] = max(1, spec.pop("images_per_block") * args.block_steps // 32
                                   // spec["config"]["batch_size"])
       specs.append(spec)
-    workers = harness.start_workers(specs)
-    try:
-      blocks = harness.interleave(workers, args.rounds)
-    finally:
-      for worker in workers:
-        worker.close()
-  rows = harness.rate_rows(blocks, baseline=workers[0].name)
-  print(harness.table(rows, harness.RATE_COLUMNS,
-                      title=f"levers: {args.group}, images/s, {args.rounds} blocks each"))
+    rows, blocks, ran = harness.compare_rates(
+        specs, args.rounds, f"levers: {args.group}, images/s, {args.rounds} blocks each")
   path = harness.write_result(f"levers_{args.group}", {
-      "rows": rows, "blocks": blocks, "specs": [w.spec for w in workers],
+      "rows": rows, "blocks": blocks, "specs": ran,
       "rounds": args.rounds, "block_steps": args.block_steps, "quick": args.quick})
   print(f"wrote {path}")
   return 0

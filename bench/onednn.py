@@ -31,18 +31,11 @@ def main():
   specs = [{"name": f"oneDNN {state}", "kind": "pokevae", "block_steps": args.block_steps,
             "preset": args.preset, "config": config, "env": {"TF_ENABLE_ONEDNN_OPTS": value}}
            for state, value in (("off", "0"), ("on", "1"))]
-  workers = harness.start_workers(specs)
-  try:
-    blocks = harness.interleave(workers, args.rounds)
-  finally:
-    for worker in workers:
-      worker.close()
-  rows = harness.rate_rows(blocks, baseline=workers[0].name)
-  print(harness.table(rows, harness.RATE_COLUMNS,
-                      title=f"oneDNN on / off, {args.preset} preset, images/s, {args.rounds} blocks each"))
+  rows, blocks, ran = harness.compare_rates(
+      specs, args.rounds, f"oneDNN on / off, {args.preset} preset, images/s, {args.rounds} blocks each")
   suffix = f"_{args.grid_prior}" if args.grid_prior else ""
   path = harness.write_result(f"onednn_{args.preset}{suffix}", {
-      "rows": rows, "blocks": blocks, "specs": [w.spec for w in workers],
+      "rows": rows, "blocks": blocks, "specs": ran,
       "rounds": args.rounds, "block_steps": args.block_steps, "quick": args.quick})
   print(f"wrote {path}")
   return 0

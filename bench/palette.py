@@ -33,22 +33,15 @@ def main():
   args = parser.parse_args()
   sizes = [int(k) for k in args.sizes.split(",")]
   specs = [{"kind": "pokevae", "block_steps": args.block_steps, **v} for v in variants(sizes)]
-  workers = harness.start_workers(specs)
-  try:
-    blocks = harness.interleave(workers, args.rounds)
-  finally:
-    for worker in workers:
-      worker.close()
-  rows = harness.rate_rows(blocks, baseline=workers[0].name)
-  print(harness.table(rows, harness.RATE_COLUMNS,
-                      title=f"palette likelihood: images/s, {args.rounds} blocks of "
-                            f"{args.block_steps} steps each"))
+  rows, blocks, ran = harness.compare_rates(
+      specs, args.rounds, f"palette likelihood: images/s, {args.rounds} blocks of "
+                          f"{args.block_steps} steps each")
   base = rows[0]["cpu_ms_per_image"]
   for row in rows[1:]:
     print(f"{row['name']}: {1 / row['ratio']:.2f}x the logistic's wall time per image, "
           f"{row['cpu_ms_per_image'] / base:.2f}x its CPU time")
   path = harness.write_result("palette", {
-      "rows": rows, "blocks": blocks, "specs": [w.spec for w in workers],
+      "rows": rows, "blocks": blocks, "specs": ran,
       "rounds": args.rounds, "block_steps": args.block_steps})
   print(f"wrote {path}")
   return 0
