@@ -60,11 +60,8 @@ def main():
     j = partners[i, rng.integers(first, last, size=args.samples)]
     t = rng.uniform(low, high, size=(args.samples, 1)).astype(np.float32)
     mixed = codes[i] + t * (codes[j] - codes[i])
-    if rescale and model.grid_size:
-      z1, z2 = model.split_code(tf.constant(mixed))
-      centre = model.grid_centre(z1)
-      shrink = np.sqrt((1 - t)**2 + t**2)[:, :, None, None]
-      mixed = model.join_code(z1, centre + (z2 - centre) / shrink).numpy()
+    if rescale:
+      mixed = model.full_length_detail(tf.constant(mixed), tf.constant(t)).numpy()
     samples = np.concatenate([model.render(tf.constant(mixed[k:k + 100])).numpy()
                               for k in range(0, len(mixed), 100)])
     copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]

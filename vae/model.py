@@ -368,9 +368,7 @@ class VAE(tf.Module):
       z1 = self.prior(temperature).sample(n, seed=top_seed)
     if not self.grid_size:
       return z1
-    h = self.decoder.top(z1, self._grid_top_stages)
-    z2 = self.grid.sample(h, temperature * self.grid_temperature, seed=grid_seed)
-    return self._join(z1, z2)
+    return self._join(z1, self.grid_given(z1, temperature * self.grid_temperature, grid_seed))
 
   def _blend(self, n, seed):
     """n blends of training codes (`blend.CodeBlend`), their grids' detail kept at full length.
@@ -383,9 +381,13 @@ class VAE(tf.Module):
     mean at the blended z1, the blend keeps its parents' contrast: the reason
     slerp is preferred to a straight line between Gaussian codes (White 2016,
     "Sampling Generative Networks"). Measured on the pretrained weights
-    (bench/README.md, section 11): sample sharpness 0.79 -> 0.95 of real.
+    (bench/README.md, section 11): sample sharpness 0.78 -> 0.94 of real.
     """
-    codes, t = self.expost.sample(n, seed, with_share=True)
+    return self.full_length_detail(*self.expost.sample(n, seed, with_share=True))
+
+  def full_length_detail(self, codes, t):
+    """Blended codes [B, code_dim] with the grid's deviation from `grid_centre` rescaled by
+    1 / sqrt((1 - t)^2 + t^2), t [B, 1] the share of the way each blend went (see `_blend`)."""
     if not self.grid_size:
       return codes
     z1, z2 = self._split(codes)
