@@ -16,6 +16,12 @@ same command gives byte-identical files):
                      --spread times standard normal noise: sprite_0000.png,
                      ...; sheet.png
 
+--type T (one type, or two as water,flying) makes sprites of that kind, with
+a model whose sampler holds the training sprites' types (the pretrained one
+does): alone, -n blends of two training sprites of the type; with --like A,
+A restyled toward the type, blended halfway with each of its -n nearest
+training sprites of the type (one per species).
+
 A, B are image files of any size and format the data pipeline reads (PNG,
 JPEG, GIF, BMP, WebP, TIFF): sprites of your own, not just the bundled set.
 Files are straight-alpha RGBA (RGB for a model trained on 3 channels, or
@@ -103,7 +109,20 @@ def parse_args(argv=None):
                       help="frames of --between, ends included (default: 8)")
   parser.add_argument("--spread", type=_positive("--spread"), default=None,
                       help="noise of --like in prior standard deviations (default: 0.5)")
+  parser.add_argument("--type", default=None, metavar="T",
+                      help="sprites of a type (fire) or two (water,flying); with --like, "
+                           "that sprite restyled toward it")
   args = parser.parse_args(argv)
+  if args.type is not None:
+    from pipelines.types_table import parse_types  # pylint: disable=import-outside-toplevel
+    try:
+      parse_types(args.type)
+    except ValueError as error:
+      parser.error(f"--type: {error}")
+    if args.between or args.mix:
+      parser.error("--type goes with sampling or --like, not --between or --mix")
+    if args.spread is not None:
+      parser.error("--spread goes with --like without --type (a restyle has no noise)")
   if args.spread is not None and not args.like:
     parser.error("--spread goes with --like")
   if args.steps is not None and not args.between:
@@ -168,12 +187,15 @@ def draw(args, generator, bar, task):
   import numpy as np  # pylint: disable=import-outside-toplevel
   mode = mode_of(args)
   sources = [generator.read_sprite(path) for path in inputs(args)]
+  types = None if args.type is None else generator.parse_types(args.type)
   if mode == "sample":
     bar.update(task, description="sampling", total=args.n, completed=0)
     images = generator.sample(args.n, args.temperature, args.seed,
-                              on_chunk=lambda count: bar.advance(task, count))
+                              on_chunk=lambda count: bar.advance(task, count), types=types)
     return images, slice(None), "sprite", "sheet"
   bar.update(task, description=f"decoding ({mode})", total=None)
+  if mode == "like" and types is not None:
+    return generator.restyle(sources[0], args.n, types), slice(None), "sprite", "sheet"
   if mode == "like":
     images = generator.like(sources[0], args.n, args.spread, args.seed)
     return images, slice(None), "sprite", "sheet"

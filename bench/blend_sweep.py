@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from vae import blend  # pylint: disable=wrong-import-position
+from vae.samplers import blend  # pylint: disable=wrong-import-position
 from vae.evaluation import appearance, realism  # pylint: disable=wrong-import-position
 from vae.evaluation import report as report_lib  # pylint: disable=wrong-import-position
 from vae.rundir import load  # pylint: disable=wrong-import-position

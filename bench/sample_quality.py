@@ -48,7 +48,7 @@ VARIANTS = {
 }
 # (name, evaluate.py flags): the prior; the ex-post density of the global
 # latent, the grid drawn from p(z2|z1) at three temperatures; the ex-post
-# density of the whole code; blends of training codes (vae/blend.py).
+# density of the whole code; blends of training codes (vae/samplers/blend.py).
 SAMPLERS = (
     ("prior", ["--sampler", "prior", "--grid-temperature", "1.0"]),
     ("expost-top", ["--sampler", "expost", "--expost-latents", "top", "--grid-temperature", "1.0"]),

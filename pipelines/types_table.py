@@ -245,3 +245,25 @@ def path_for(config):
   if config.folder.resolve() == BUNDLED_DIR:
     return TABLE_PATH
   return None
+
+
+def parse_types(text, type_names=TYPE_NAMES) -> np.ndarray:
+  """A user's "fire" or "water,flying" as a float32 multi-hot [len(type_names)].
+
+  Case and spaces do not matter.
+
+  Raises:
+    ValueError: no type, more than two, one given twice, or an unknown name
+      (the message lists the valid names).
+  """
+  index = {name.lower(): i for i, name in enumerate(type_names)}
+  names = [part.strip().lower() for part in str(text).split(",") if part.strip()]
+  unknown = [name for name in names if name not in index]
+  if unknown:
+    raise ValueError(f"unknown type {unknown[0]!r}; the types are {', '.join(type_names)}")
+  if not 1 <= len(names) <= 2 or len(set(names)) != len(names):
+    raise ValueError(f"give one or two different types, such as fire or water,flying; got "
+                     f"{text!r}")
+  out = np.zeros(len(type_names), np.float32)
+  out[[index[name] for name in names]] = 1.0
+  return out

@@ -91,7 +91,8 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),
       ("decoder_norm", dict(decoder_norm="layer"),
        "decoder_norm must be one of group, none, got 'layer'"),
-      ("condition", dict(condition="colour"), "condition must be one of none, types, got 'colour'"),
+      ("condition", dict(condition="types"), "condition must be none, got 'types': a model "
+       "conditioned on types is not built; for sprites of a type, train with --sampler blend"),
   )
   def test_bad_values_name_the_field_and_value(self, changes, pattern):
     with self.assertRaisesRegex(ValueError, pattern):
@@ -104,8 +105,8 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_condition_is_none_by_default_a_flag_and_saved(self):
     self.assertEqual(config_lib.Config().condition, "none")
-    config = parse("--preset", "smoke", "--condition", "types", "--types-table", "my.csv")
-    self.assertEqual((config.condition, config.data.types_table), ("types", "my.csv"))
+    config = parse("--preset", "smoke", "--condition", "none", "--types-table", "my.csv")
+    self.assertEqual((config.condition, config.data.types_table), ("none", "my.csv"))
     self.assertEqual(config_lib.from_dict(json.loads(config.to_json())), config)
     # A config.json written before the field existed is of an unconditional run.
     values = json.loads(config_lib.Config().to_json())

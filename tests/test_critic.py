@@ -4,6 +4,7 @@ import dataclasses
 import os
 import tempfile
 
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -101,6 +102,7 @@ class AdversarialStepTest(tf.test.TestCase):
     out = train(iter(data), tf.constant(n), tf.constant(0, tf.int64))
     return {k: v.numpy() for k, v in out.items()}
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_the_critic_trains_and_the_decoder_gets_its_weighted_term(self):
     model, critic, _, train = self.build()
     before = [v.numpy() for v in critic.trainable_variables]
@@ -114,6 +116,7 @@ class AdversarialStepTest(tf.test.TestCase):
     self.assertGreater(out["adversary_weight"], 0.0)
     self.assertTrue(np.isfinite(out["adversary"]))
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_before_its_start_the_term_has_no_weight(self):
     config = dataclasses.replace(self.config, adversary_start=1000)
     *_, train = self.build(config)
@@ -121,6 +124,7 @@ class AdversarialStepTest(tf.test.TestCase):
     self.assertEqual(out["adversary_weight"], 0.0)
     self.assertGreater(out["critic"], 0.0)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_a_non_finite_critic_step_is_skipped_and_touches_neither_network(self):
     model, critic, state, train = self.build()
     critic.out.b.assign([np.nan])
@@ -134,6 +138,7 @@ class AdversarialStepTest(tf.test.TestCase):
     for old, variable in zip(critic_before, critic.trainable_variables):
       self.assertAllEqual(old, variable.numpy())
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_the_run_checkpoint_holds_the_critic_and_its_optimizer(self):
     model, critic, _, train = self.build()
     strategy = tf.distribute.get_strategy()

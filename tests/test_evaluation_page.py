@@ -176,5 +176,36 @@ class PageTest(tf.test.TestCase):
     self.assertNotIn("<svg", text)
 
 
+class TypesSectionTest(tf.test.TestCase):
+
+  def test_each_judged_type_has_a_row_with_its_figures_and_its_sheet(self):
+    directory = tempfile.mkdtemp(dir=self.get_temp_dir())
+    sheet = os.path.join(directory, "type_fire.png")
+    pipelines.write_png(sheet, np.full((4, 9, 4), 200, np.uint8))
+    types = dict(
+        classifier=dict(primary_top1=0.25, baseline_primary_top1=0.125, any_top2=0.5, count=40),
+        conditional=dict(per_type={"Fire": dict(count=32, accuracy=0.75, real_count=12,
+                                                ceiling=0.5),
+                                   "Ghost": dict(count=32, accuracy=0.0, real_count=0,
+                                                 ceiling=None)},
+                         overall=0.375, ceiling=0.5, ratio=1.5),
+        samples_per_type=32)
+    report = dict(REPORT, types=types)
+    path = page.write(directory, report, {}, {"type_fire.png": sheet}, run_dir=directory)
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+    parsed = parse(text)
+    self.assertIn("<h2>Types</h2>", text)
+    self.assertIn("top-1 0.250 of the time (always guessing the commonest: 0.125)", text)
+    self.assertIn("0.375 over the types (real held-out sprites of those types: 0.5, 1.50 of "
+                  "the ceiling)", text)
+    start = parsed.cells.index("Fire")
+    self.assertEqual(parsed.cells[start:start + 3], ["Fire", "0.750", "0.5 (12)"])
+    start = parsed.cells.index("Ghost")
+    self.assertEqual(parsed.cells[start:start + 3], ["Ghost", "0.000", "None (0)"])
+    self.assertLen(parsed.images, 1)  # the sheet, in the types table, not among the pictures
+    self.assertNotIn("types.classifier.primary_top1", parsed.cells)
+
+
 if __name__ == "__main__":
   tf.test.main()

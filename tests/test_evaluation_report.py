@@ -9,6 +9,7 @@ import json  # pylint: disable=wrong-import-position
 import math  # pylint: disable=wrong-import-position
 import tempfile  # pylint: disable=wrong-import-position
 
+import pytest
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
@@ -24,6 +25,7 @@ from vae.rundir import load  # pylint: disable=wrong-import-position
 SETTINGS = dict(iw_samples=10, num_samples=50, temperature=1.0)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class EvaluationTest(tf.test.TestCase):
 
   @classmethod

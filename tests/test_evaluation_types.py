@@ -6,10 +6,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=wrong-import-position
 import cv2
+import keras
+import pytest
 import numpy as np
 import tensorflow as tf
 
 from pipelines import types_table
+from vae import config as config_lib
+from vae import objectives
+from vae import samplers
+from vae.model import VAE
 from vae.evaluation import types
 
 NAMES = types_table.TYPE_NAMES
@@ -34,6 +40,7 @@ def _toy(count, seed):
   return images.astype(np.float32) / 255.0, multi_hot, np.where(fire, FIRE, WATER)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class ToyClassifierTest(tf.test.TestCase):
 
   @classmethod
@@ -137,6 +144,48 @@ class DefinitionTest(tf.test.TestCase):
     # Always guessing Fire (the commonest primary) then Grass: right on the third, top-2 on all.
     self.assertAllClose([result["baseline_primary_top1"], result["baseline_any_top2"]], [1 / 3, 1])
     self.assertEqual(result["per_type"]["Poison"], {"count": 2, "top1": 0.5})
+
+
+@pytest.mark.slow  # trains a small model for a few hundred steps
+class ToyModelTest(tf.test.TestCase):
+  """A model trained on the toy set, its blend sampler holding the types, makes sprites of the
+  type asked for: red for Fire, blue for Water, as the classifier judges them."""
+
+  def test_samples_follow_the_type_asked_for(self):
+    # 64 sprites and 600 steps: in fewer steps, or on a few hundred sprites, the
+    # smoke model draws the shapes before it learns their colour.
+    images, multi_hot, primary = _toy(64, seed=2)
+    tf.random.set_seed(0)
+    model = VAE.from_config(config_lib.preset("smoke", sampler="blend"))
+    optimizer = keras.optimizers.Adam(3e-3)
+    data = tf.constant(images)
+
+    @tf.function
+    def step(i):
+      x = tf.gather(data, tf.random.stateless_uniform([32], tf.stack([i, 1]), maxval=len(images),
+                                                      dtype=tf.int32))
+      with tf.GradientTape() as tape:
+        loss = objectives.training_loss(objectives.elbo_terms(model, x, seed=tf.stack([i, 0])),
+                                        beta=1.0)
+      optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                    model.trainable_variables))
+
+    for i in range(600):
+      step(tf.constant(i))
+    samplers.fit_model(model, [images], None, step=600,
+                       train_groups=np.array([f"toy{i}" for i in range(len(images))]),
+                       train_types=multi_hot)
+    held_images, held_types, held_primary = _toy(120, seed=3)
+    sets = types.TypeSets(NAMES, multi_hot, primary, held_images, held_types, held_primary)
+    report, samples = types.judge_model(model, images, sets, seed=0)
+    self.assertEqual(sorted(samples), ["Fire", "Water"])
+    self.assertGreater(report["classifier"]["primary_top1"], 0.95)
+    for name in ("Fire", "Water"):
+      self.assertGreater(report["conditional"]["per_type"][name]["accuracy"], 0.9, name)
+    colour = {name: s[..., :3].sum((0, 1, 2)) / s[..., 3].sum() for name, s in samples.items()}
+    self.assertGreater(colour["Fire"][0], 2 * colour["Fire"][2])  # red, not blue
+    self.assertGreater(colour["Water"][2], 2 * colour["Water"][0])
+    self.assertGreater(report["conditional"]["ratio"], 0.9)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class GenerateProgramTest(tf.test.TestCase):
         "transparent": ["--ckpt", run, "--mix", clear, cls.png, "--out", str(tmp / "o2")],
         "rgb_as_rgba": ["--ckpt", rgb_run, "--channels", "4", "--out", str(tmp / "o3")],
         "no_checkpoint": ["--ckpt", str(tmp / "empty"), "--out", str(tmp / "o4")],
+        "untyped": ["--ckpt", run, "--type", "fire", "--out", str(tmp / "o8")],
     }
     # Errors found before TensorFlow loads.
     quick = {
@@ -130,6 +131,8 @@ class GenerateProgramTest(tf.test.TestCase):
         "one_step": ["--ckpt", run, "--between", cls.png, cls.png, "--steps", "1"],
         "cold": ["--ckpt", run, "--temperature", "0"],
         "stray_spread": ["--ckpt", run, "--spread", "2"],
+        "bad_type": ["--ckpt", run, "--type", "fyre"],
+        "type_mix": ["--ckpt", run, "--type", "fire", "--mix", cls.png, cls.png],
         "help": ["--help"],
     }
     started["quick"] = fixtures.start_program(
@@ -260,6 +263,9 @@ class GenerateProgramTest(tf.test.TestCase):
   def test_a_folder_without_checkpoints_is_one_line_and_status_2(self):
     self.assertOneLineError("no_checkpoint", "empty", "checkpoint")
 
+  def test_a_type_on_a_model_whose_sampler_holds_none_is_one_line_and_status_2(self):
+    self.assertOneLineError("untyped", "cannot make sprites of a type", "holds no types")
+
   def test_a_missing_checkpoint_answers_before_tensorflow_loads(self):
     self.assertAnsweredWithoutTensorFlow("missing_ckpt", "nowhere does not exist")
 
@@ -287,7 +293,9 @@ class GenerateProgramTest(tf.test.TestCase):
                          ("one_end", "--between"), ("two_modes", "not allowed with"),
                          ("one_step", "--steps must be at least 2"),
                          ("cold", "--temperature must be positive"),
-                         ("stray_spread", "--spread goes with --like")):
+                         ("stray_spread", "--spread goes with --like"),
+                         ("bad_type", "--type: unknown type 'fyre'; the types are Normal, "),
+                         ("type_mix", "--type goes with sampling or --like")):
       with self.subTest(name):
         status, stdout, stderr = self.results[name]
         self.assertEqual(status, 2, stderr)

@@ -7,12 +7,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tempfile  # pylint: disable=wrong-import-position
 
 import cv2  # pylint: disable=wrong-import-position
+import pytest
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from tests import fixtures  # pylint: disable=wrong-import-position
 from vae.rundir import savedmodel  # pylint: disable=wrong-import-position
+from pipelines.types_table import TYPE_NAMES  # pylint: disable=wrong-import-position
 from vae import generation  # pylint: disable=wrong-import-position
+from vae import samplers  # pylint: disable=wrong-import-position
+from vae.model import VAE  # pylint: disable=wrong-import-position
+from vae.rundir import load as run_load  # pylint: disable=wrong-import-position
 
 
 def write_sprite(path, width, height, colour=(200, 60, 40)):
@@ -27,6 +32,7 @@ def write_sprite(path, width, height, colour=(200, 60, 40)):
   return path
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class GenerationTest(tf.test.TestCase):
 
   @classmethod
@@ -110,6 +116,71 @@ class GenerationTest(tf.test.TestCase):
     # Transparent pixels composite to white.
     clear = np.asarray(images)[..., 3] == 0
     self.assertAllEqual(rgb[clear], np.full((clear.sum(), 3), 255, np.uint8))
+
+
+def typed_run(directory):
+  """A smoke run whose blend sampler holds types: 24 sprite shapes of 12 species, the
+  even species Fire, the odd ones Water and Flying. Returns (run_dir, config)."""
+  config = fixtures.smoke_run().config
+  tf.random.set_seed(0)
+  model = VAE.from_config(config)
+  images = fixtures.sprites(24, size=32, seed=5)
+  types = np.zeros((24, len(TYPE_NAMES)), np.float32)
+  species = np.arange(24) // 2
+  types[species % 2 == 0, TYPE_NAMES.index("Fire")] = 1
+  types[species % 2 == 1, TYPE_NAMES.index("Water")] = 1
+  types[species % 2 == 1, TYPE_NAMES.index("Flying")] = 1
+  samplers.fit_model(model, [images], None, step=0,
+                     train_groups=np.array([f"s{i}" for i in species]), train_types=types)
+  fixtures.make_run(directory, config, model)
+  return directory, config
+
+
+@pytest.mark.slow  # builds, saves and exports a model
+class TypedGenerationTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.TemporaryDirectory()
+    run_dir, config = typed_run(os.path.join(cls.tmp.name, "run"))
+    export_dir = savedmodel.export(run_load.load_model(run_dir)[0],
+                                   os.path.join(cls.tmp.name, "export"),
+                                   config_json=config.to_json())
+    cls.from_run = generation.load(run_dir)
+    cls.from_export = generation.load(export_dir)
+    cls.png = write_sprite(os.path.join(cls.tmp.name, "a.png"), 40, 30)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def test_both_forms_make_the_same_sprites_of_a_type(self):
+    for generator in (self.from_run, self.from_export):
+      self.assertEqual(generator.type_names, TYPE_NAMES)
+    fire = self.from_run.parse_types("fire")
+    a = self.from_run.sample(5, 1.0, seed=2, types=fire)
+    self.assertAllClose(a, self.from_export.sample(5, 1.0, seed=2, types=fire), atol=1e-5)
+    self.assertNotAllClose(a, self.from_run.sample(5, 1.0, seed=2,
+                                                   types=self.from_run.parse_types("water")))
+    self.assertNotAllClose(a, self.from_run.sample(5, 1.0, seed=2))
+
+  def test_restyle_gives_one_sprite_per_species_of_the_type(self):
+    sprite = self.from_run.read_sprite(self.png)
+    for generator in (self.from_run, self.from_export):
+      both = generator.restyle(sprite, 10, generator.parse_types("water,flying"))
+      self.assertEqual(both.shape, (6, 32, 32, 4))  # six species are Water and Flying
+      self.assertEqual(generator.restyle(sprite, 2, generator.parse_types("fire")).shape[0], 2)
+
+  def test_types_the_sampler_lacks_or_does_not_know_are_one_line(self):
+    with self.assertRaisesRegex(generation.GenerationError, "unknown type 'fyre'; the types are"):
+      self.from_run.parse_types("fyre")
+    untyped = generation.load(fixtures.smoke_run().run_dir)
+    self.assertEqual(untyped.type_names, ())
+    with self.assertRaisesRegex(generation.GenerationError, "cannot make sprites of a type: its "
+                                "sampler holds no types"):
+      untyped.parse_types("fire")
 
 
 if __name__ == "__main__":

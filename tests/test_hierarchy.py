@@ -5,6 +5,7 @@ import math
 import os
 
 import keras
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -57,6 +58,7 @@ class GridModelTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, r"grid_size must be 0 or one of 16, 8, 4 .* got 6"):
       model_lib.VAE(**dict(ARGS, grid_size=6))
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_kl_terms_are_non_negative_sum_to_the_rate_and_match_monte_carlo(self):
     for args in (ARGS, INDEPENDENT):
       with self.subTest(grid_prior=args["grid_prior"]):
@@ -87,6 +89,7 @@ class GridModelTest(tf.test.TestCase):
     gap = tf.abs(tf.reduce_mean(mc, 1) - tf.reduce_mean(analytic, 1))
     self.assertAllGreater((4 * se - gap).numpy(), 0.0)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_importance_weighted_bound_is_at_least_the_elbo(self):
     for args in (ARGS, INDEPENDENT):
       with self.subTest(grid_prior=args["grid_prior"]):
@@ -123,6 +126,7 @@ class GridModelTest(tf.test.TestCase):
     self.assertAllEqual(fresh.sample(3, seed=(4, 4), sampler="prior"),
                         model.sample(3, seed=(4, 4), sampler="prior"))
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_sampling_is_seeded_and_temperature_narrows_the_grid(self):
     model = _trained_a_little(model_lib.VAE(**ARGS), _images())
     a = model.sample_codes(64, seed=(1, 2))
@@ -195,6 +199,7 @@ class AutoregressivePriorTest(tf.test.TestCase):
       self.assertAllClose(z, factors.loc + factors.scale * noise, atol=1e-4)
       self.assertGreater(float(tf.math.reduce_std(z)), 0.1)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_the_density_is_normalised(self):
     # Importance sampling from a broad Gaussian: E_r[p(z) / r(z)] = 1 when p
     # integrates to one, here over a 2x2x2 grid (8 dimensions).
@@ -215,6 +220,7 @@ class AutoregressivePriorTest(tf.test.TestCase):
     codes = tf.function(lambda n: model.sample_codes(n, seed=(1, 2)))
     self.assertAllClose(codes(tf.constant(3)), model.sample_codes(3, seed=(1, 2)), atol=1e-5)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_an_export_samples_the_chain_as_the_model_does(self):
     model = model_lib.VAE.from_config(
         config_lib.preset("smoke", sampler="prior", grid_prior="autoregressive"))

@@ -83,6 +83,7 @@ class ShapesTest(tf.test.TestCase, parameterized.TestCase):
 
 class GraphTest(tf.test.TestCase, parameterized.TestCase):
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_eager_and_tf_function_agree(self):
     model = model_lib.VAE(image_size=32, res_blocks=1, prior="mog", **TINY)
     x = _images(32, 4)

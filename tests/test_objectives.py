@@ -4,6 +4,7 @@ import math
 from unittest import mock
 
 import keras
+import pytest
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -109,6 +110,7 @@ class TrainingLossTest(tf.test.TestCase):
       objectives.training_loss(TERMS, beta=1.0, free_bits=0.5, capacity=3.0)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class IwaeBoundTest(tf.test.TestCase):
 
   MODEL = {}  # _tiny_model's arguments
@@ -191,6 +193,7 @@ class IwaeBoundTest(tf.test.TestCase):
       objectives.iwae_bound(self.model, self.x, k=0)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class PaletteIwaeBoundTest(IwaeBoundTest):
   """The same bounds for a model with the palette likelihood (a mixture per pixel)."""
 

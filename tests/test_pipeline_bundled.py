@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # pylint: disable=wrong-import-position
 import hashlib
 
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +21,7 @@ from pipelines.fetch import sprite_sets
 SPLITS_SHA256 = "853dbfd07f2d3e536a3687a614d0e85fdd84f3fc7e75fe1b1dc19825cd4fc5a7"
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class BundledSetTest(tf.test.TestCase):
 
   @classmethod

@@ -186,5 +186,25 @@ class PathForTest(tf.test.TestCase):
       types_table.path_for(DataConfig(data_dir=self.dir, types_table="/nowhere.csv"))
 
 
+NAMES = types_table.TYPE_NAMES
+
+
+class ParseTypesTest(tf.test.TestCase):
+
+  def test_one_or_two_names_in_any_case(self):
+    self.assertAllEqual(types_table.parse_types("fire", NAMES), types_table.multi_hot([("Fire",)])[0])
+    self.assertAllEqual(types_table.parse_types(" Water, FLYING ", NAMES),
+                        types_table.multi_hot([("Water", "Flying")])[0])
+
+  def test_unknown_name_lists_the_valid_ones(self):
+    with self.assertRaisesRegex(ValueError, "unknown type 'fyre'; the types are Normal, Fighting, "):
+      types_table.parse_types("fyre", NAMES)
+
+  def test_none_three_or_repeated_types_are_refused(self):
+    for text in ("", "fire,water,grass", "fire,fire"):
+      with self.assertRaisesRegex(ValueError, "give one or two different types", msg=text):
+        types_table.parse_types(text, NAMES)
+
+
 if __name__ == "__main__":
   tf.test.main()

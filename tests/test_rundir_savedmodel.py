@@ -68,6 +68,7 @@ CLEAN_LOAD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class ExportTest(tf.test.TestCase):
   """The export of a model whose sampler is a fitted ex-post density."""
 
@@ -222,6 +223,7 @@ class ExportTest(tf.test.TestCase):
     self.assertSameImages(outputs[0], in_python)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
 class BlendExportTest(ExportTest):
   """The same export with the blend sampler, whose codes have no fixed count."""
 

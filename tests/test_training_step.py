@@ -28,6 +28,7 @@ class TrainStepTest(tf.test.TestCase):
     out = train(iterator, tf.constant(n), tf.constant(consecutive, tf.int64))
     return model, optimizer, state, {k: v.numpy() for k, v in out.items()}
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_a_poisoned_batch_is_skipped_and_leaves_the_weights_untouched(self):
     clean = fixtures.random_batches(self.config, 2)
     poisoned = np.concatenate([clean[:1], fixtures.random_batches(self.config, 1, poison=0)])
@@ -42,6 +43,7 @@ class TrainStepTest(tf.test.TestCase):
       self.assertAllEqual(expected.numpy(), actual.numpy())
     self.assertTrue(np.isfinite(out["loss"]))
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_consecutive_bad_steps_carry_across_calls_and_reset_on_a_good_one(self):
     data = fixtures.random_batches(self.config, 3, poison=0)
     data[1, 0, 0, 0, 0] = np.nan
@@ -50,6 +52,7 @@ class TrainStepTest(tf.test.TestCase):
     *_, out = self.run_steps(data, 3, consecutive=2)
     self.assertEqual(out["consecutive_bad"], 0)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_gradients_are_clipped_to_the_global_norm(self):
     config = dataclasses.replace(self.config, clip_norm=1e-6, lr=1.0)
     model, optimizer, state, train = fixtures.compiled_steps(config)
@@ -79,6 +82,7 @@ class TrainStepTest(tf.test.TestCase):
     *_, compiled = self.run_steps(data, 2)
     self.assertEqual(compiled["finite_steps"], 2)
 
+  @pytest.mark.slow  # compiles and runs a model many times: several seconds on 2 cores
   def test_mixed_precision_halves_the_loss_scale_on_overflow(self):
     config = dataclasses.replace(self.config, mixed_precision=True)
     model, optimizer, state, train = fixtures.compiled_steps(config)

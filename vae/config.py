@@ -33,7 +33,11 @@ SAMPLERS = ("prior", "expost", "blend")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
-CONDITIONS = ("none", "types")  # what the model is conditioned on (see vae/conditioning.py)
+# What the networks are conditioned on. Only "none" is built: sprites of a type
+# come from the blend sampler's types (vae/samplers/blend.py); a conditional
+# encoder and decoder (Sohn et al. 2015) are not. The field stays so that the
+# config.json files that name it load.
+CONDITIONS = ("none",)
 
 # The DataConfig fields, which flags and old flat config.json files name directly.
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
@@ -65,10 +69,9 @@ class Config:
   grid_prior: str = "independent"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
   sampler: str = "blend"  # prior | expost | blend: where samples draw their codes from.
-  expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/expost.py).
+  expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/samplers/mixture.py).
   expost_components: int = 4  # most components of the ex-post mixture.
-  condition: str = "none"  # none | types: the sprites' types as a condition (Sohn et al. 2015);
-  # "types" needs data with a types table (pipelines/types_table.py).
+  condition: str = "none"  # none: what the networks are conditioned on (see CONDITIONS).
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
   beta: float = 1.0
@@ -137,7 +140,11 @@ class Config:
     check_choice("grid_prior", self.grid_prior, GRID_PRIORS)
     check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
     check_choice("dashboard", self.dashboard, DASHBOARDS)
-    check_choice("condition", self.condition, CONDITIONS)
+    if self.condition != "none":
+      raise ValueError(
+          f"condition must be none, got {self.condition!r}: a model conditioned on types is not "
+          "built; for sprites of a type, train with --sampler blend on data with a types table "
+          "and use generate.py --type")
     # The model's stages halve the image; DataConfig allows any size from 8 px.
     if self.data.image_size not in (32, 64, 96, 128):
       raise ValueError(

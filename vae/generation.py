@@ -12,6 +12,10 @@ whose `RunDirError`s reach the program as they are.
 * `render(z)`: the images that codes stand for.
 * `between(a, b, steps)` and `like(a, n, spread, seed)`: the path between two
   sprites' codes (slerp of the posterior means) and variations of one.
+* With a sampler that holds the training sprites' types (`type_names` not
+  empty): `sample(..., types=)`, sprites of those types, and
+  `restyle(a, n, types)`, one sprite blended toward its nearest sprites of
+  those types.
 
 Every draw is seeded with stateless ops or NumPy's PCG64, so the same
 request gives the same images. Sprite files from anywhere are read the way
@@ -33,6 +37,8 @@ from pipelines import display
 from pipelines import transforms
 from pipelines.config import background_rgb
 from pipelines.errors import SkipFile
+from pipelines import types_table
+from pipelines.types_table import TYPE_NAMES
 from vae import config as config_lib
 from vae import pictures
 from vae.rundir import load as run_load
@@ -57,6 +63,8 @@ class Generator:
     config: the run's `vae.config.Config` (the defaults when a SavedModel
       holds none): how files are placed on the canvas.
     sampler: what `sample` draws from, in words, for generate.json.
+    type_names: the types `sample` and `restyle` take, () for a model whose
+      sampler holds none.
   """
   image_size: int
   channels: int
@@ -67,18 +75,23 @@ class Generator:
   _sample: object
   _encode: object
   _render: object
+  type_names: tuple = ()
+  _sample_types: object = None
+  _restyle: object = None
 
-  def sample(self, n, temperature, seed, on_chunk=None):
+  def sample(self, n, temperature, seed, on_chunk=None, types=None):
     """n images [n, S, S, C] in [0, 1]; chunk i is seeded with (seed, i).
 
     `on_chunk(count)` is called after each chunk, for a progress bar.
+    `types`: None, or a multi-hot [len(type_names)] (`parse_types`).
     """
     parts = []
     for i, start in enumerate(range(0, n, CHUNK)):
       count = min(CHUNK, n - start)
-      parts.append(np.asarray(self._sample(
-          tf.constant(count, tf.int32), tf.constant(temperature, tf.float32),
-          tf.constant([seed, i], tf.int32))))
+      args = (tf.constant(count, tf.int32), tf.constant(temperature, tf.float32),
+              tf.constant([seed, i], tf.int32))
+      parts.append(np.asarray(self._sample(*args) if types is None else
+                              self._sample_types(*args, tf.constant(types, tf.float32))))
       if on_chunk:
         on_chunk(count)
     return np.concatenate(parts)
@@ -104,6 +117,28 @@ class Generator:
     code = self.encode_mean(image[None])
     noise = np.random.default_rng(seed).standard_normal((n, self.code_dim))
     return self.render((code + spread * noise).astype(np.float32))
+
+  def parse_types(self, text):
+    """A user's "fire" or "water,flying" as the multi-hot `sample` and `restyle` take.
+
+    Raises:
+      GenerationError: the model's sampler holds no types, or the names are
+        not types (the message lists the valid ones).
+    """
+    if not self.type_names:
+      raise GenerationError(
+          f"the model in {self.checkpoint} cannot make sprites of a type: its sampler holds no "
+          "types (train on data with a types table, with --sampler blend)")
+    try:
+      return types_table.parse_types(text, self.type_names)
+    except ValueError as error:
+      raise GenerationError(str(error)) from None
+
+  def restyle(self, image, n, types):
+    """Up to n images of one sprite blended halfway with its nearest training sprites of
+    `types`, one per species, nearest first (`VAE.restyle_codes`)."""
+    return np.asarray(self._restyle(tf.constant(image[None], tf.float32),
+                                    tf.constant(n, tf.int32), tf.constant(types, tf.float32)))
 
   def read_sprite(self, path):
     """One sprite file as the model's input [S, S, C] float32 in [0, 1]."""
@@ -140,19 +175,34 @@ def load(path, which="best", log=print):
   encode = tf.function(lambda x: model.encode(x).mean(), input_signature=[images])
   render = tf.function(model.render,
                        input_signature=[tf.TensorSpec([None, model.code_dim], tf.float32)])
+  if not model.expost.holds_types:
+    return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
+                     model.sampler_name, sample, encode, render)
+  types = tf.TensorSpec([len(TYPE_NAMES)], tf.float32)
+  sample_types = tf.function(
+      lambda n, temperature, s, t: model.sample(n, temperature=temperature, seed=s, types=t),
+      input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), seed, types])
+  restyle = tf.function(
+      lambda x, n, t: model.render(model.restyle_codes(model.encode(x).mean()[0], n, t)),
+      input_signature=[images, tf.TensorSpec([], tf.int32), types])
   return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
-                   model.sampler_name, sample, encode, render)
+                   model.sampler_name, sample, encode, render, TYPE_NAMES, sample_types, restyle)
 
 
 def _from_saved_model(path):
   exported = savedmodel.load(path)
   module = exported.module
+  typed = "sample_types" in module.signatures
   return Generator(
       exported.image_size, exported.channels, exported.code_dim, path, exported.config,
       f"SavedModel sample (the run's sampler: {exported.sampler})",
       lambda n, t, s: module.sample(count=n, temperature=t, seed=s)["images"],
       lambda x: module.signatures["encode"](images=x)["mean"],
-      lambda z: module.signatures["decode"](z=z)["images"])
+      lambda z: module.signatures["decode"](z=z)["images"],
+      tuple(name.decode() for name in module.type_names.numpy()) if typed else (),
+      lambda n, t, s, y: module.signatures["sample_types"](
+          count=n, temperature=t, seed=s, types=y)["images"],
+      lambda x, n, y: module.signatures["restyle"](images=x, count=n, types=y)["images"])
 
 
 def finish(images, channels, *, size=None, pixel_art=False, rgb=False, scale=1, seed=0):

@@ -13,14 +13,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from common.errors import check_choice
-from vae import blend
 from vae import config as config_lib
-from vae import expost
 from vae import hierarchy
 from vae import layers
 from vae import likelihoods
 from vae import networks
 from vae import priors
+from vae import samplers
 
 tfd = tfp.distributions
 
@@ -107,11 +106,10 @@ class VAE(tf.Module):
         global one: p(z2|z1) is broad where z1 does not determine the detail,
         and sampling it at full width paints that uncertainty as noise (NVAE
         samples its lower groups at 0.6 to 0.8 for the same reason).
-      sampler: "prior" draws z1 from p(z1) (and z2 from p(z2|z1)); "expost"
-        from the ex-post density fitted to the training codes
-        (`vae/expost.py`); "blend" between two training codes of different
-        species (`vae/blend.py`). Either of the last two then exists as
-        variables of the model, `self.expost`.
+      sampler: where `sample_codes` draws from, `self.expost` (see
+        `vae/samplers/`): "prior" draws z1 from p(z1) (and z2 from
+        p(z2|z1)); "expost" from a density fitted to the training codes;
+        "blend" between two training codes of different species.
       expost_latents: what the ex-post density covers: "top", z1 only (z2
         then comes from p(z2|z1)), or "all", the whole code. The conditional
         prior draws every grid cell independently given z1, which paints
@@ -137,8 +135,6 @@ class VAE(tf.Module):
     self.latent_dim = latent_dim
     self.grid_size = grid_size
     self.grid_channels = grid_channels if grid_size else 0
-    self.sampler = sampler
-    self.expost_latents = expost_latents
     self.grid_temperature = grid_temperature
     self.code_dim = latent_dim + grid_size * grid_size * self.grid_channels
     # The grid sits on encoder stage k's output; the decoder reaches the same
@@ -164,51 +160,28 @@ class VAE(tf.Module):
         self.grid = hierarchy.GridLatent(
             widths[self._grid_stage], grid_channels, prior=grid_prior,
             compute_dtype=compute_dtype, name="grid")
-      if sampler != "prior":
-        self.add_expost(expost_latents, expost_components, kind=sampler)
+    self.use_sampler(sampler, expost_latents, expost_components)
 
-  def add_expost(self, latents, components, kind="expost"):
-    """Gives the model an (unfitted) ex-post sampler, `self.expost`, fitted to training codes.
+  def use_sampler(self, kind, latents="top", components=16):
+    """Gives the model a new, unfitted sampler `self.expost` of `kind` (`samplers.KINDS`).
 
-    `kind` "expost" is a Gaussian mixture over `latents` ("top" or "all");
-    "blend" the training codes themselves, blended (`vae/blend.py`; always
-    the whole code).
+    `latents` ("top" or "all") and `components` apply to the "expost" mixture.
     """
+    check_choice("sampler", kind, samplers.KINDS)
     check_choice("expost_latents", latents, config_lib.EXPOST_LATENTS)
-    check_choice("kind", kind, ("expost", "blend"))
     with self.name_scope:
-      if kind == "blend":
-        self.expost_latents = "all"
-        self.expost = blend.CodeBlend(self.code_dim, name="expost")
-        return
-      self.expost_latents = latents
-      size = self.code_dim if latents == "all" else self.latent_dim
-      self.expost = expost.ExPostDensity(size, components, name="expost")
+      self.expost = samplers.make(kind, latent_dim=self.latent_dim, code_dim=self.code_dim,
+                                  latents=latents, components=components)
 
-  def has_sampler(self, sampler, latents=None):
-    """Whether `sample_codes(sampler=sampler)` can draw (over `latents`, for "expost")."""
-    module = getattr(self, "expost", None)
-    if sampler == "blend":
-      return isinstance(module, blend.CodeBlend)
-    if sampler == "expost":
-      return isinstance(module, expost.ExPostDensity) and latents in (None, self.expost_latents)
-    return True
+  @property
+  def sampler(self):
+    """The kind of the model's sampler: "prior", "expost" or "blend"."""
+    return self.expost.kind
 
   @property
   def sampler_name(self):
     """Where `sample` draws from, in words (for reports and generate.json)."""
-    if self.sampler == "blend" and self.has_sampler("blend"):
-      low, high = blend.BLEND_RANGE
-      return (f"blends of two training codes of different species, t in [{low:g}, {high:g}] "
-              f"of the way from one to the other, the grid's detail kept at full length")
-    if self.sampler == "prior" or not hasattr(self, "expost"):
-      text = "prior"
-    else:
-      text = f"ex-post density of the {'whole code' if self.expost_latents == 'all' else 'global latent'}"
-    if self.grid_size and not (self.sampler == "expost" and self.expost_latents == "all"):
-      prior = "the autoregressive p(z2|z1)" if self.grid.autoregressive else "p(z2|z1)"
-      text += f", grid from {prior} at temperature x {self.grid_temperature:g}"
-    return text
+    return self.expost.words(self)
 
   @property
   def image_shape(self):
@@ -333,45 +306,38 @@ class VAE(tf.Module):
     """Renders the decoding of the posterior mean of x."""
     return self.render(self.encode(x).mean())
 
-  def sample_codes(self, n, temperature=1.0, seed=None, sampler=None):
-    """Draws n codes: z1 from the sampler, then z2 from p(z2|z1).
+  def sample_codes(self, n, temperature=1.0, seed=None, sampler=None, types=None):
+    """Draws n codes from the model's sampler, `self.expost` (see `vae/samplers/`).
 
     Args:
       n: number of codes.
       temperature: multiplies the scales of every level (the component
         scales of a mixture; the grid's times `grid_temperature`); below 1
-        trades variety for cleaner images.
+        trades variety for cleaner images. The blend sampler takes none.
       seed: a stateless seed (pair of ints or int32 [2] tensor), an int, or
         None, as TFP takes it.
-      sampler: "prior", "expost" or "blend"; default the model's own. The
-        blend sampler takes no temperature.
+      sampler: "prior" draws from the prior whatever the model's sampler;
+        another kind must be the model's own.
+      types: None, or multi-hot float [T] over `pipelines.types_table.TYPE_NAMES`:
+        codes of sprites of those types, from a sampler that `holds_types`.
 
     Returns:
       Codes [n, code_dim].
     """
-    sampler = sampler or self.sampler
-    if sampler != "prior" and not self.has_sampler(sampler):
-      raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
-    if sampler == "blend":
-      # Until it holds training codes (a model not yet fitted) it draws from
-      # the prior, as an unfitted ex-post density is N(0, I).
-      seed = tfp.random.sanitize_seed(seed)
-      return tf.cond(self.expost.size_tensor() > 0,
-                     lambda: self._blend(n, seed),
-                     lambda: self.sample_codes(n, temperature, seed, sampler="prior"))
-    top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
-    if sampler == "expost":
-      z1 = self.expost(temperature).sample(n, seed=top_seed)
-      if self.expost_latents == "all":
-        return z1
+    if sampler == "prior":
+      chosen = samplers.prior.PriorSampler()
+    elif sampler in (None, self.sampler):
+      chosen = self.expost
     else:
-      z1 = self.prior(temperature).sample(n, seed=top_seed)
-    if not self.grid_size:
-      return z1
-    return self._join(z1, self.grid_given(z1, temperature * self.grid_temperature, grid_seed))
+      raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
+    if types is not None and not chosen.holds_types:
+      raise ValueError(f"the {chosen.kind} sampler of this model holds no types: fit a blend "
+                       "sampler on training data with a types table")
+    return chosen.sample_codes(self, n, temperature, seed, types=types)
 
-  def _blend(self, n, seed):
-    """n blends of training codes (`blend.CodeBlend`), their grids' detail kept at full length.
+  def full_length_detail(self, codes, t):
+    """Blended codes [B, code_dim] with the grid's deviation from `grid_centre` rescaled by
+    1 / sqrt((1 - t)^2 + t^2), t [B, 1] the share of the way each blend went.
 
     A posterior grid is the prior's mean given z1 plus a deviation that
     carries the sprite's detail. Two parents' deviations mostly disagree, so
@@ -380,14 +346,9 @@ class VAE(tf.Module):
     deviation as blur. Scaled back by that factor, about the grid prior's
     mean at the blended z1, the blend keeps its parents' contrast: the reason
     slerp is preferred to a straight line between Gaussian codes (White 2016,
-    "Sampling Generative Networks"). Measured on the pretrained weights
-    (bench/README.md, section 11): sample sharpness 0.78 -> 0.94 of real.
+    "Sampling Generative Networks"). Its effect on the samples' sharpness is
+    in bench/README.md, section 11.
     """
-    return self.full_length_detail(*self.expost.sample(n, seed, with_share=True))
-
-  def full_length_detail(self, codes, t):
-    """Blended codes [B, code_dim] with the grid's deviation from `grid_centre` rescaled by
-    1 / sqrt((1 - t)^2 + t^2), t [B, 1] the share of the way each blend went (see `_blend`)."""
     if not self.grid_size:
       return codes
     z1, z2 = self._split(codes)
@@ -395,6 +356,15 @@ class VAE(tf.Module):
     shrink = tf.sqrt((1.0 - t)**2 + t**2)[:, :, None, None]
     return self._join(z1, centre + (z2 - centre) / shrink)
 
-  def sample(self, n, temperature=1.0, seed=None, sampler=None):
+  def restyle_codes(self, code, n, types):
+    """Up to n codes of the sprite with code `code` [code_dim] restyled toward `types`
+    [T] multi-hot: blended with its nearest training codes of those types, one per
+    species (`BlendSampler.toward`), the grid's detail kept at full length."""
+    if not self.expost.holds_types:
+      raise ValueError(f"the {self.sampler} sampler of this model holds no types: fit a blend "
+                       "sampler on training data with a types table")
+    return self.full_length_detail(*self.expost.toward(code, n, types))
+
+  def sample(self, n, temperature=1.0, seed=None, sampler=None, types=None):
     """Renders n codes from `sample_codes`: images [n, S, S, C] in [0, 1]."""
-    return self.render(self.sample_codes(n, temperature, seed, sampler))
+    return self.render(self.sample_codes(n, temperature, seed, sampler, types))

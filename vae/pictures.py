@@ -195,7 +195,7 @@ def nearest_neighbour_grid(samples, train, nearest_index, closeness,
   return grid(paired_rows(shown, neighbours, ncols), ncols, channels)
 
 
-def samples_vs_real_grid(samples, real, channels, rows=8, ncols=4):
+def samples_vs_real_grid(samples, real, channels, rows=8, ncols=4, scale=None):
   """`rows` x `ncols` samples on the left, as many held-out sprites on the right.
 
   The two halves are laid out alike (and separated by an empty column), so
@@ -212,7 +212,7 @@ def samples_vs_real_grid(samples, real, channels, rows=8, ncols=4):
     gap[:] = 1.0  # the RGB canvas is white
   sheet = np.concatenate([samples.reshape(rows, ncols, *samples.shape[1:]), gap,
                           real.reshape(rows, ncols, *real.shape[1:])], axis=1)
-  return grid(sheet.reshape(-1, *samples.shape[1:]), 2 * ncols + 1, channels)
+  return grid(sheet.reshape(-1, *samples.shape[1:]), 2 * ncols + 1, channels, scale=scale)
 
 
 def pixel_art(images, channels, colours=16, alpha_threshold=0.5, seed=0):
@@ -267,12 +267,17 @@ def spread(count, total):
   return np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
 
 
+# The sheet of each judged type (`report["types"]`): generated for the type
+# beside training sprites of it, named type_fire.png and so on.
+TYPE_SHEET_PREFIX = "type_"
+
+
 def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
   """Writes the evaluation's pictures as PNGs into `directory`.
 
   Files: reconstructions.png, samples.png, samples_vs_real.png,
-  interpolations.png, traversals.png, nearest_neighbors.png and, with
-  `with_pixel_art`,
+  interpolations.png, traversals.png, nearest_neighbors.png, a type sheet
+  for each judged type (`TYPE_SHEET_PREFIX`) and, with `with_pixel_art`,
   samples_pixel_art.png (the samples of samples.png, quantised).
 
   Args:
@@ -302,6 +307,10 @@ def write_pictures(directory, model, result, *, with_pixel_art=False, seed=0):
           result.nearest_distance if result.nearest_ratio is None else result.nearest_ratio,
           channels),
   }
+  for name, generated in (result.samples_by_type or {}).items():
+    # Two rows at the sprites' own size: seventeen larger sheets would double report.html.
+    pictures[f"{TYPE_SHEET_PREFIX}{name.lower()}.png"] = samples_vs_real_grid(
+        generated, result.real_by_type[name], channels, rows=2, scale=1)
   if with_pixel_art:
     pictures["samples_pixel_art.png"] = grid(pixel_art(samples, channels, seed=seed), 8, channels)
   written = {}

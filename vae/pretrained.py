@@ -90,6 +90,18 @@ def _size(directory):
              for d, _, files in os.walk(directory) for f in files)
 
 
+def refit_sampler(model, config, prefix):
+  """Refits the model's sampler where it is not fitted to these weights, or where it
+  keeps the training sprites' types and holds none (a run made before it did)."""
+  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
+  data = report_lib.load_data(config)
+  _, train, _, (groups, _) = report_lib.load_split(config, "test", data=data)
+  sets = report_lib.type_sets(data)
+  return report_lib.ensure_expost(model, prefix, train,
+                                  lambda: report_lib.load_split(config, "val", data=data)[0],
+                                  groups, None if sets is None else sets.train)
+
+
 def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False):
   """Writes `dest` from `run` (see the module docstring); returns check.json's dict."""
   report_dir = report_dir or os.path.join(run, "eval")
@@ -107,11 +119,13 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   from common import startup  # pylint: disable=import-outside-toplevel
   tf = startup.import_tensorflow()
   from vae import rundir  # pylint: disable=import-outside-toplevel
+  from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   from vae.rundir import load  # pylint: disable=import-outside-toplevel
   try:
     model, config, prefix, config_path = load.load_model(run, "best")
   except rundir.RunDirError as error:
     raise PackageError(str(error)) from None
+  refit_sampler(model, config, prefix)
   if os.path.exists(dest):
     shutil.rmtree(dest)
   os.makedirs(dest)

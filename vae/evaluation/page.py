@@ -24,6 +24,7 @@ import os
 
 import cv2
 
+from vae.pictures import TYPE_SHEET_PREFIX
 from vae.rundir import files
 
 REAL = "real"
@@ -98,6 +99,9 @@ MEANINGS = {
     "sampler": "what the samples were drawn from: the prior, or a density fitted to the "
                "training codes after training",
     "expost": "the density fitted to the training codes after training, if any",
+    "types": "the type classifier's accuracy on held-out sprites and the share of sprites "
+             "generated for each type that it gives that type (see Types below; none: the "
+             "data has no types table, or the sampler holds no types)",
     "expost.*": "a property of that fitted density",
     "split": "the sprites evaluated (test: species never seen in training)",
     "num_images": "sprites evaluated",
@@ -164,7 +168,8 @@ def real_counterpart(key, flat):
 
 def metric_rows(report):
   """[(key, value, (real key, real value) or None, meaning)], real beside its pair."""
-  flat = flatten(report)
+  # The types have a section of their own (`types_section`); none, a row.
+  flat = flatten({k: v for k, v in report.items() if not (k == "types" and v)})
   partner = {key: real_counterpart(key, flat) for key in flat}
   paired = {real for real in partner.values() if real}
   rows = []
@@ -303,8 +308,11 @@ def render(report, config, pictures, curve, title):
   else:
     parts.append("<p>No training records: the run has no TensorBoard events with "
                  f"<code>{CURVE_TAG}</code> in <code>RUN/tb</code>.</p>")
+  parts.extend(types_section(report.get("types"), pictures))
   parts.append("<h2>Pictures</h2>")
   for name, path in pictures.items():
+    if name.startswith(TYPE_SHEET_PREFIX):
+      continue
     caption = PICTURE_CAPTIONS.get(name, name)
     parts.append(f"<figure><img src=\"{data_uri(path)}\" alt=\"{esc(name)}\">"
                  f"<figcaption><code>{esc(name)}</code>: {esc(caption)}</figcaption></figure>")
@@ -314,6 +322,37 @@ def render(report, config, pictures, curve, title):
                  f"<td>{esc(json.dumps(value))}</td></tr>")
   parts.append("</table></body></html>\n")
   return "\n".join(parts)
+
+
+def types_section(types, pictures):
+  """The Types section: the classifier, each judged type's accuracy and sheet."""
+  if not types:
+    return []
+  esc = html.escape
+  classifier, conditional = types["classifier"], types["conditional"]
+  parts = ["<h2>Types</h2>",
+           f"<p>A small convnet trained on the training sprites' types gives held-out sprites "
+           f"their primary type top-1 {classifier['primary_top1']:.3f} of the time "
+           f"(always guessing the commonest: {classifier['baseline_primary_top1']:.3f}) and "
+           f"one of their types among its top 2 {classifier['any_top2']:.3f} of the time "
+           f"({classifier['count']} sprites).</p>"]
+  if not conditional:
+    return parts
+  ratio = "" if conditional["ratio"] is None else f", {conditional['ratio']:.2f} of the ceiling"
+  parts.append(f"<p>Of {types['samples_per_type']} sprites generated for each type, the share "
+               f"it gives that type: {conditional['overall']:.3f} over the types (real held-out "
+               f"sprites of those types: {format_value(conditional['ceiling'])}{ratio}). Each "
+               "sheet: generated (left) beside training sprites of the type (right).</p>"
+               "<table id=\"types\"><tr><th>type</th><th>generated, given the type</th>"
+               "<th>real held-out, given the type</th><th>sheet</th></tr>")
+  for name, row in conditional["per_type"].items():
+    sheet = pictures.get(f"{TYPE_SHEET_PREFIX}{name.lower()}.png")
+    image = f"<img src=\"{data_uri(sheet)}\" alt=\"{esc(name)}\">" if sheet else ""
+    parts.append(f"<tr><td>{esc(name)}</td><td class=\"num\">{row['accuracy']:.3f}</td>"
+                 f"<td class=\"num\">{esc(format_value(row['ceiling']))} "
+                 f"({row['real_count']})</td><td>{image}</td></tr>")
+  parts.append("</table>")
+  return parts
 
 
 def write(directory, report, config, pictures, run_dir, title="PokeVAE evaluation"):

@@ -27,9 +27,8 @@
   blobs as copies, the ratio does not.
 * `rate_by_level`: the rate split into the global latent and the grid.
 
-Samples come from the run's sampler (`sampler`: the prior, or the ex-post
-density of `vae/expost.py`, refitted here when the checkpoint holds none
-fitted to its own weights).
+Samples come from the model's sampler (`vae/samplers/`), refitted here when
+the checkpoint holds none fitted to its own weights.
 
 Every random draw comes from stateless seeds derived from `seed`, so the
 same call gives the same numbers.
@@ -44,11 +43,11 @@ import tensorflow as tf
 
 from common.errors import first_line
 import pipelines
-from vae import blend
 from vae import config as config_lib
-from vae import expost
+from vae import samplers
 from vae import objectives
 from vae.evaluation import appearance, features, metrics, realism
+from vae.evaluation import types as types_lib
 from vae.rundir import load
 
 REPORT_KEYS = (
@@ -56,7 +55,7 @@ REPORT_KEYS = (
     "bits_per_dim_foreground", "iw_samples", "active_units", "latent_dim",
     "kl_per_dim", "rate_by_level", "recon_psnr", "recon_ssim", "silhouette",
     "sharpness", "alpha_hardness", "fd", "kid", "kid_std", "precision",
-    "recall", "density", "coverage", "memorization", "realism", "split", "num_images",
+    "recall", "density", "coverage", "memorization", "realism", "types", "split", "num_images",
     "num_samples", "temperature", "grid_temperature", "sampler", "expost", "checkpoint",
     "seed")
 
@@ -64,6 +63,9 @@ REPORT_KEYS = (
 # images at once, which bounds its activations' memory (bench/README.md,
 # "Figures that were in code comments").
 BATCH = 64
+# The species the type classifier is judged on: both held-out splits, as the
+# figures of the test species alone vary by a few points (`types_lib.fit_on_data`).
+TYPE_HELD_OUT = ("val", "test")
 IWAE_BATCH = 16
 IWAE_CHUNK = 32
 
@@ -82,18 +84,25 @@ class EvaluationError(ValueError):
   """A problem with the request, told in one line (the run directory's are `RunDirError`s)."""
 
 
-def load_split(config, split, data_dir=None, limit=None):
+def load_data(config, data_dir=None):
+  """The run's data (`pipelines.SpriteData`), from `data_dir` if given."""
+  data_config = config.data
+  if data_dir:
+    data_config = dataclasses.replace(data_config, data_dir=data_dir)
+  return pipelines.load(data_config)
+
+
+def load_split(config, split, data_dir=None, limit=None, data=None):
   """The split's images, the training images (float32 [N, S, S, C] in [0, 1]),
   the held-out images for the near-copy threshold and the two-sample tests,
   and the species groups (of the training images, of the held-out ones).
 
   `limit` keeps the split's first images only (in file order), for a quick
-  check of a model against figures recorded on the same images.
+  check of a model against figures recorded on the same images. `data`, the
+  run's data already loaded (`load_data`).
   """
-  data_config = config.data
-  if data_dir:
-    data_config = dataclasses.replace(data_config, data_dir=data_dir)
-  data = pipelines.load(data_config)
+  data = data or load_data(config, data_dir)
+  data_config = data.config
   images = data.array(split)[:limit].astype(np.float32) / 255.0
   train = data.array("train").astype(np.float32) / 255.0
   if len(images) < 2:
@@ -115,6 +124,18 @@ def load_split(config, split, data_dir=None, limit=None):
   return images, train, heldout, (data.groups("train"), heldout_groups)
 
 
+def type_sets(data, held_out=TYPE_HELD_OUT):
+  """The `types_lib.TypeSets` of the data (the classifier judged on the species of the
+  `held_out` splits, whatever split is evaluated), or None for data without types."""
+  if not data.type_names:
+    return None
+  return types_lib.TypeSets(
+      data.type_names, data.types("train"), data.primary_types("train"),
+      np.concatenate([data.array(s) for s in held_out]).astype(np.float32) / 255.0,
+      np.concatenate([data.types(s) for s in held_out]),
+      np.concatenate([data.primary_types(s) for s in held_out]))
+
+
 def _stream(seed, stream, count):
   """`count` stateless seeds [2] of one random stream."""
   return tf.unstack(tf.random.experimental.stateless_split(
@@ -125,7 +146,7 @@ def _batches(images, size):
   return [images[i:i + size] for i in range(0, len(images), size)]
 
 
-def _compiled(model, iw_samples, sampler):
+def _compiled(model, iw_samples):
   """The model's per-batch computations, traced once for any batch size."""
   images = tf.TensorSpec([None, *model.image_shape], tf.float32)
   seed = tf.TensorSpec([2], tf.int32)
@@ -144,7 +165,7 @@ def _compiled(model, iw_samples, sampler):
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                 tf.TensorSpec([], tf.float32), seed])
   def sample(count, temperature, seed):
-    return model.sample(count, temperature=temperature, seed=seed, sampler=sampler)
+    return model.sample(count, temperature=temperature, seed=seed)
 
   return terms, iwae, sample
 
@@ -161,10 +182,13 @@ class Evaluation:
   nearest_distance: np.ndarray  # RMS distance to it [num_samples]
   # Its distance over that to the second-nearest: near 0 for a copy [num_samples].
   nearest_ratio: np.ndarray = None
+  # {type: sprites generated for it}, and {type: training sprites of it}, for the sheets.
+  samples_by_type: dict = None
+  real_by_type: dict = None
 
 
 def compute_report(model, images, train, heldout=None, *, iw_samples, num_samples,
-                   temperature=1.0, seed=0, sampler=None, groups=None):
+                   temperature=1.0, seed=0, groups=None, types=None):
   """Computes the report on `images` (see the module docstring).
 
   Args:
@@ -177,10 +201,11 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
     num_samples: samples drawn from the prior, >= 2.
     temperature: scale of the sampler for the samples.
     seed: integer seed of every random draw.
-    sampler: "prior", "expost" or "blend"; default the model's own.
     groups: (species groups of `train`, of `heldout`), which keep a
       species within one fold of the two-sample tests; without them
       `realism` is None.
+    types: the `types_lib.TypeSets` of `train` and `heldout`; without them,
+      or with a sampler that holds no types, `types` is None.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -189,9 +214,9 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
   if num_samples < 2 or len(images) < 2:
     raise EvaluationError(
         f"need at least 2 images and 2 samples, got {len(images)} and {num_samples}")
-  sampler = sampler or model.sampler
   heldout = images if heldout is None else heldout
-  terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples, sampler)
+  judged_types = _types(model, train, types, seed)
+  terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples)
   terms, iwae = _likelihood_terms(terms_fn, iwae_fn, images, seed)
   samples = _draw_samples(sample_fn, num_samples, temperature, seed)
   copies = _near_copies(samples, train, heldout)
@@ -203,16 +228,18 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       **_feature_report(images, samples, num_samples, seed),
       memorization=copies["report"],
       realism=_realism(model, samples, train, heldout, groups, seed),
+      types=judged_types["report"],
       num_images=len(images),
       num_samples=int(num_samples),
       temperature=float(temperature),
       grid_temperature=float(model.grid_temperature) if model.grid_size else None,
-      sampler=sampler,
-      expost=describe_expost(model),
+      sampler=model.sampler,
+      expost=model.expost.describe(),
       seed=int(seed))
   pixel = copies["pixel"]
   return Evaluation(report, images, train, samples, pixel["nearest_index"],
-                    pixel["nearest_distance"], pixel["nearest_ratio"])
+                    pixel["nearest_distance"], pixel["nearest_ratio"],
+                    judged_types["samples"], judged_types["real"])
 
 
 def _likelihood_terms(terms_fn, iwae_fn, images, seed):
@@ -295,6 +322,16 @@ def _near_copies(samples, train, heldout):
   return dict(report=report, pixel=pixel)
 
 
+def _types(model, train, types, seed):
+  """The type classifier and the conditional accuracy (`types_lib.judge_model`), where the
+  data has types and the model's sampler holds them."""
+  if types is None or not model.expost.holds_types:
+    return dict(report=None, samples=None, real=None)
+  report, samples = types_lib.judge_model(model, train, types, seed=seed)
+  real = {name: train[types.train[:, types.names.index(name)] > 0] for name in samples}
+  return dict(report=report, samples=samples, real=real)
+
+
 def _realism(model, samples, train, heldout, groups, seed):
   """The two-sample tests (`realism.realism`) of samples, reconstructions of training
   sprites and real training sprites against the held-out sprites; None for too few."""
@@ -317,7 +354,7 @@ def checkpoint_step(prefix):
   return int(match.group(1)) if match else -1
 
 
-def ensure_expost(model, prefix, train, val, train_groups=None):
+def ensure_expost(model, prefix, train, val, train_groups=None, train_types=None):
   """Makes sure the ex-post density belongs to the restored weights.
 
   A run refits both of its checkpoints' densities when it ends; a checkpoint
@@ -330,29 +367,17 @@ def ensure_expost(model, prefix, train, val, train_groups=None):
   Returns:
     Whether the density was refitted (False for a model without one).
   """
-  if not hasattr(model, "expost"):
+  if not model.expost.needs_fit:
     return False
   step = checkpoint_step(prefix)
-  refitted = int(model.expost.fitted_step.numpy()) != step
+  refitted = (int(model.expost.fitted_step.numpy()) != step or
+              (train_types is not None and model.expost.keeps_types
+               and not model.expost.holds_types))
   if refitted:
     val = val()
-    expost.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step,
-                     train_groups=train_groups)
+    samplers.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step,
+                       train_groups=train_groups, train_types=train_types)
   return refitted
-
-
-def describe_expost(model):
-  """None for a model without an ex-post density, else what it is."""
-  if not hasattr(model, "expost"):
-    return None
-  if isinstance(model.expost, blend.CodeBlend):
-    return dict(kind="blend", codes=model.expost.size,
-                neighbours=int(tf.shape(model.expost.partners)[1]),
-                blend_range=list(blend.BLEND_RANGE), latents="all",
-                fitted_step=int(model.expost.fitted_step.numpy()))
-  return dict(kind="mixture", components=model.expost.components,
-              latents=model.expost_latents,
-              fitted_step=int(model.expost.fitted_step.numpy()))
 
 
 def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None, log=print,
@@ -365,20 +390,22 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
     (model, config, config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load.load_model(path, which, log)
-  images, train, heldout, groups = load_split(config, split, data_dir, limit)
+  data = load_data(config, data_dir)
+  images, train, heldout, groups = load_split(config, split, limit=limit, data=data)
   train_groups = groups[0]
   latents = settings.pop("expost_latents", None) or config.expost_latents
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
     model.grid_temperature = grid_temperature
-  sampler = settings.get("sampler")
-  if sampler in ("expost", "blend") and not model.has_sampler(sampler, latents):
+  sampler = settings.pop("sampler", None)
+  if sampler and not model.expost.matches(sampler, latents):
     # A run trained with another sampler, or asked for a density over other
-    # latents than its own, gets a new ex-post sampler here (fitted below).
-    model.add_expost(latents, config.expost_components, kind=sampler)
-  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data_dir)[0],
-                           train_groups)
-  result = compute_report(model, images, train, heldout, groups=groups, **settings)
+    # latents than its own, gets a new sampler here (fitted below).
+    model.use_sampler(sampler, latents, config.expost_components)
+  sets = type_sets(data)
+  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data=data)[0],
+                           train_groups, None if sets is None else sets.train)
+  result = compute_report(model, images, train, heldout, groups=groups, types=sets, **settings)
   result.report.update(split=split, checkpoint=prefix)
   if result.report["expost"] is not None:
     result.report["expost"]["refitted_here"] = refitted

@@ -282,6 +282,69 @@ def fit_on_data(data, *, seed=0, epochs=10, held_out_splits=("val", "test")) -> 
   return classifier, accuracy(classifier, held_images, held_types, held_primary)
 
 
+# Types judged by `judge_model`: those with at least this many training
+# sprites (the issue's bar for a sheet a viewer can recognise), and how many
+# sprites are generated for each.
+MIN_TRAINING_SPRITES = 20
+SAMPLES_PER_TYPE = 32
+
+
+@dataclasses.dataclass
+class TypeSets:
+  """The types of the sprites an evaluation sees (`pipelines.SpriteData.types`)."""
+  names: tuple  # the columns, `pipelines.types_table.TYPE_NAMES`
+  train: np.ndarray  # multi-hot [M, T] of the training sprites
+  train_primary: np.ndarray  # int [M], -1 for none
+  heldout_images: np.ndarray  # float [H, S, S, C]: sprites of species never trained on
+  heldout: np.ndarray  # their multi-hot [H, T]
+  heldout_primary: np.ndarray  # int [H]
+
+
+def one_hot(name, names) -> np.ndarray:
+  """The multi-hot float32 [T] of one type."""
+  out = np.zeros(len(names), np.float32)
+  out[list(names).index(name)] = 1.0
+  return out
+
+
+def judged_types(model, type_sets) -> list:
+  """The types `judge_model` generates for: enough training sprites, two species in the sampler."""
+  counts = type_sets.train.sum(axis=0)
+  species = model.expost.type_species()
+  return [name for i, name in enumerate(type_sets.names)
+          if counts[i] >= MIN_TRAINING_SPRITES and len(species) > i and species[i] >= 2]
+
+
+def judge_model(model, train, type_sets, *, seed=0, samples_per_type=SAMPLES_PER_TYPE):
+  """The type classifier's accuracy on held-out sprites, and the model's conditional accuracy.
+
+  The classifier is trained on `train` (float [M, S, S, C]) with
+  `type_sets.train` and judged on `type_sets.heldout_images`; then
+  `samples_per_type` sprites are drawn for each of `judged_types`
+  (`model.sample(types=...)`) and classified.
+
+  Returns:
+    (report dict {"classifier": `accuracy`, "conditional": `conditional_accuracy`,
+    "samples_per_type"}, {type: samples [n, S, S, C]}).
+  """
+  classifier = train_classifier(train, type_sets.train, type_sets.names,
+                                primary=type_sets.train_primary,
+                                held_out=(type_sets.heldout_images, type_sets.heldout),
+                                seed=seed)
+  judged = accuracy(classifier, type_sets.heldout_images, type_sets.heldout,
+                    type_sets.heldout_primary)
+  types = tf.TensorSpec([len(type_sets.names)], tf.float32)
+  draw = tf.function(lambda t, s: model.sample(samples_per_type, seed=s, types=t),
+                     input_signature=[types, tf.TensorSpec([2], tf.int32)])
+  samples = {}
+  for i, name in enumerate(judged_types(model, type_sets)):
+    samples[name] = draw(tf.constant(one_hot(name, type_sets.names)),
+                         tf.constant([seed, 1000 + i], tf.int32)).numpy()
+  conditional = conditional_accuracy(classifier, samples) if samples else None
+  return dict(classifier=judged, conditional=conditional,
+              samples_per_type=samples_per_type), samples
+
+
 def main(argv=None) -> int:
   """`python -m vae.evaluation.types`: trains the classifier on a data folder, prints its accuracy."""
   import dataclasses  # pylint: disable=import-outside-toplevel

@@ -66,15 +66,30 @@ def load_config(config_path):
         f"{config_path} is not a usable run config: {first_line(error, type(error).__name__)}") from None
 
 
-def _model_variable_count(prefix):
+def _object_graph(prefix):
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+  return graph
+
+
+def _children(graph, path):
+  """The local names of the children of the object at `path` (names from the root)."""
+  node = 0
+  for name in path:
+    found = [c.node_id for c in graph.nodes[node].children if c.local_name == name]
+    if not found:
+      return set()
+    node = found[0]
+  return {c.local_name for c in graph.nodes[node].children}
+
+
+def _model_variable_count(graph):
   """Variables in the `model` subtree of the checkpoint's object graph.
 
   Counted on the object graph, not on variable names: a variable is stored
   under the first path that reaches it, which for a Keras optimizer that
   tracks the model's variables can be `optimizer/...`, not `model/...`.
   """
-  graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
   roots = [c.node_id for c in graph.nodes[0].children if c.local_name == "model"]
   seen, stack = set(), roots
   while stack:
@@ -94,18 +109,24 @@ def restore_model(model, prefix, config_path):
       the checkpoint's model.
     One of `checkpoints.DAMAGE_ERRORS`: the checkpoint is damaged.
   """
-  try:
-    stored = _model_variable_count(prefix)
-    status = tf.train.Checkpoint(model=model).restore(prefix)
-    status.expect_partial()  # The optimizer and loop state are not needed here.
-    status.assert_existing_objects_matched()
-  except ValueError as cause:  # Shapes or structure differ: the config changed.
-    raise RunDirError(f"checkpoint {prefix} does not match {config_path}: "
-                      f"{first_line(cause, type(cause).__name__)}") from None
-  if stored != len(model.variables):
+  graph = _object_graph(prefix)
+  stored = _model_variable_count(graph)
+  # A sampler's variables added since the checkpoint was written stay as built.
+  missing = [name for name in model.expost.optional
+             if name not in _children(graph, ("model", "expost"))]
+  with model.expost.without(missing):
+    try:
+      status = tf.train.Checkpoint(model=model).restore(prefix)
+      status.expect_partial()  # The optimizer and loop state are not needed here.
+      status.assert_existing_objects_matched()
+    except ValueError as cause:  # Shapes or structure differ: the config changed.
+      raise RunDirError(f"checkpoint {prefix} does not match {config_path}: "
+                        f"{first_line(cause, type(cause).__name__)}") from None
+    built = len(model.variables)
+  if stored != built:
     raise RunDirError(
         f"checkpoint {prefix} does not match {config_path}: it holds {stored} model "
-        f"variables, the config builds {len(model.variables)}")
+        f"variables, the config builds {built}")
 
 
 def load_model(path, which="best", log=print):

@@ -41,6 +41,20 @@ Signatures (S = image size, C = channels, D = latent size, N = batch):
       -> images: float32 [N, S, S, C] in [0, 1]
       decode(encode(images).mean).
 
+Where the run's sampler holds the training sprites' types (the blend sampler
+of data with a types table), two more, over the T = 18 types of
+`pipelines.types_table.TYPE_NAMES` (Normal, Fighting, ..., Fairy, in that
+order; the module's `type_names` variable lists them):
+
+  sample_types(count: int32 [], temperature: float32 [], seed: int32 [2] or [0],
+               types: float32 [T] multi-hot, one or two types)
+      -> images: float32 [count, S, S, C] in [0, 1]
+      As `sample`, every sprite a blend of two training sprites of those types.
+  restyle(images: float32 [1, S, S, C] in [0, 1], count: int32 [], types: float32 [T])
+      -> images: float32 [M, S, S, C] in [0, 1], M <= count
+      The sprite blended halfway with its nearest training sprites of those
+      types, one per species, nearest first.
+
 Channel layout: C = 4 is PREMULTIPLIED RGBA (colour already multiplied by
 alpha; a transparent pixel is exactly 0, 0, 0, 0), C = 3 is RGB. To view an
 RGBA output as a straight-alpha PNG, divide colour by alpha where alpha > 0.
@@ -56,12 +70,14 @@ import os
 import tensorflow as tf
 
 from common.errors import first_line
+from pipelines.types_table import TYPE_NAMES
 from vae import config as config_lib
 from vae.rundir import RunDirError, files
 
 README_NAME = "README.md"
 SAVED_MODEL_FILE = "saved_model.pb"
 SIGNATURES = ("sample", "encode", "decode", "reconstruct")
+TYPE_SIGNATURES = ("sample_types", "restyle")
 
 
 class ExportedVAE(tf.Module):
@@ -77,21 +93,38 @@ class ExportedVAE(tf.Module):
     self.encode = tf.function(self._encode, input_signature=[images])
     self.decode = tf.function(self._decode, input_signature=[z])
     self.reconstruct = tf.function(self._reconstruct, input_signature=[images])
+    self.holds_types = model.expost.holds_types
+    if self.holds_types:
+      self.type_names = tf.Variable(list(TYPE_NAMES), trainable=False, name="type_names")
+      types = tf.TensorSpec([len(TYPE_NAMES)], tf.float32, name="types")
+      one = tf.TensorSpec([1, *shape[1:]], tf.float32, name="images")
+      self.sample_types = tf.function(self._sample_types)
+      self.restyle = tf.function(
+          self._restyle, input_signature=[one, tf.TensorSpec([], tf.int32, name="count"), types])
 
-  def _sample(self, count, temperature, seed=None):
-    # Always a stateless draw: an absent or empty seed is replaced by one
-    # drawn from a stateful generator, so unseeded calls still differ.
+  def _seed(self, seed):
+    """Always a stateless draw: an absent or empty seed is replaced by one drawn
+    from a stateful generator, so unseeded calls still differ."""
     fresh = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
     if seed is None:
-      seed = fresh
-    else:
-      size = tf.size(seed)
-      check = tf.debugging.assert_equal(
-          tf.logical_or(tf.equal(size, 0), tf.equal(size, 2)), True,
-          message="seed must hold two integers, or none")
-      with tf.control_dependencies([check]):
-        seed = tf.concat([tf.reshape(seed, [-1]), fresh], 0)[:2]
-    return {"images": self.model.sample(count, temperature=temperature, seed=seed)}
+      return fresh
+    size = tf.size(seed)
+    check = tf.debugging.assert_equal(
+        tf.logical_or(tf.equal(size, 0), tf.equal(size, 2)), True,
+        message="seed must hold two integers, or none")
+    with tf.control_dependencies([check]):
+      return tf.concat([tf.reshape(seed, [-1]), fresh], 0)[:2]
+
+  def _sample_types(self, count, temperature, seed, types):
+    return {"images": self.model.sample(count, temperature=temperature, seed=self._seed(seed),
+                                        types=types)}
+
+  def _restyle(self, images, count, types):
+    code = self.model.encode(images).mean()[0]
+    return {"images": self.model.render(self.model.restyle_codes(code, count, types))}
+
+  def _sample(self, count, temperature, seed=None):
+    return {"images": self.model.sample(count, temperature=temperature, seed=self._seed(seed))}
 
   def _encode(self, images):
     posterior = self.model.encode(images)
@@ -115,8 +148,13 @@ class ExportedVAE(tf.Module):
     self.sample.get_concrete_function(count, temperature)
     functions = {name: getattr(self, name).get_concrete_function()
                  for name in SIGNATURES if name != "sample"}
-    functions["sample"] = self.sample.get_concrete_function(
-        count, temperature, tf.TensorSpec([None], tf.int32, name="seed"))
+    seed = tf.TensorSpec([None], tf.int32, name="seed")
+    functions["sample"] = self.sample.get_concrete_function(count, temperature, seed)
+    if self.holds_types:
+      types = tf.TensorSpec(self.type_names.shape, tf.float32, name="types")
+      functions["sample_types"] = self.sample_types.get_concrete_function(
+          count, temperature, seed, types)
+      functions["restyle"] = self.restyle.get_concrete_function()
     return functions
 
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 import pipelines
 from vae import config as config_lib
 from vae import critic as critic_lib
-from vae import expost
+from vae import samplers
 from vae import objectives
 from vae import pictures
 from vae.model import VAE
@@ -371,23 +371,25 @@ def flush_summaries(run):
 def preview_codes(run):
   """The same seeded codes every epoch, from the run's sampler once it can draw."""
   model = run.model
-  sampler = model.sampler if hasattr(model, "expost") and model.expost.fitted else "prior"
+  sampler = None if model.expost.fitted else "prior"
   return model.sample_codes(len(run.preview_images), seed=[run.config.seed, 1], sampler=sampler)
 
 
 def expost_due(run, epoch):
   """Whether the ex-post density is `EXPOST_REFIT_EPOCHS` or more epochs old."""
-  if not hasattr(run.model, "expost"):
+  if not run.model.expost.needs_fit:
     return False
   fitted = int(run.model.expost.fitted_step.numpy())
   return fitted < 0 or epoch - fitted // run.steps_per_epoch >= EXPOST_REFIT_EPOCHS
 
 
 def fit_expost(run):
-  """Fits the ex-post density to the training codes of the current weights."""
-  fit = expost.fit_model(run.model, run.data.dataset("train", VALIDATION_BATCH, training=False),
-                         run.val_dataset, step=run.step, seed=run.config.seed,
-                         train_groups=run.data.groups("train"))
+  """Fits the model's sampler to the training codes of the current weights."""
+  data = run.data
+  fit = samplers.fit_model(run.model, data.dataset("train", VALIDATION_BATCH, training=False),
+                           run.val_dataset, step=run.step, seed=run.config.seed,
+                           train_groups=data.groups("train"),
+                           train_types=data.types("train") if data.type_names else None)
   if not fit["scores"]:
     run.board.message(f"blend sampler: {fit['chosen']} training codes")
     return
@@ -403,7 +405,7 @@ def finish(run, step):
   fitted to older weights; it is restored, refitted and saved again, then the
   latest state is restored so that the run's summary describes the end.
   """
-  if not hasattr(run.model, "expost"):
+  if not run.model.expost.needs_fit:
     run.checkpoints.save("latest", step)
     return
   fit_expost(run)

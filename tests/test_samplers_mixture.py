@@ -1,4 +1,4 @@
-"""Tests for vae/expost.py: the mixture fit and the density in variables."""
+"""Tests for vae/samplers/mixture.py: the mixture fit and the density in variables."""
 
 import math
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from vae import expost
+from vae.samplers import mixture
 from vae import model as model_lib
 
 
@@ -22,7 +22,7 @@ class FitMixtureTest(tf.test.TestCase):
   def test_em_finds_four_separated_clusters_and_validation_picks_four(self):
     train = _clusters(200, self.CENTRES, 0.5, seed=0)
     val = _clusters(50, self.CENTRES, 0.5, seed=1)
-    weights, means, chols, scores = expost.fit_mixture(train, val, (1, 2, 4, 8))
+    weights, means, chols, scores = mixture.fit_mixture(train, val, (1, 2, 4, 8))
     # Validation likelihood rises until the four clusters are separated;
     # eight components can only split clusters, which held-out codes punish
     # or leave level, so four (or the near-tie eight) must win over one and two.
@@ -40,27 +40,27 @@ class FitMixtureTest(tf.test.TestCase):
     cov = np.array([[2.0, 0.9], [0.9, 1.0]])
     train = rng.multivariate_normal([1.0, -1.0], cov, 600)
     val = rng.multivariate_normal([1.0, -1.0], cov, 200)
-    weights, means, chols, _ = expost.fit_mixture(train, val, (1, 2, 4, 8))
+    weights, means, chols, _ = mixture.fit_mixture(train, val, (1, 2, 4, 8))
     self.assertLessEqual(len(weights), 2)
     if len(weights) == 1:
       self.assertAllClose(chols[0] @ chols[0].T, cov, atol=0.25)
 
   def test_sizes_with_too_few_codes_per_covariance_are_skipped(self):
     train = _clusters(10, self.CENTRES[:2], 0.5, seed=3)  # 20 codes in 3-D
-    *_, scores = expost.fit_mixture(train, train, (1, 2, 4, 8))
+    *_, scores = mixture.fit_mixture(train, train, (1, 2, 4, 8))
     self.assertEqual(sorted(scores), [1, 2, 4])
 
   def test_too_few_codes_is_an_error_naming_the_shape(self):
     with self.assertRaisesRegex(ValueError, r"at least 2 training codes.*\(1, 3\)"):
-      expost.fit_mixture(np.zeros((1, 3)), np.zeros((1, 3)))
+      mixture.fit_mixture(np.zeros((1, 3)), np.zeros((1, 3)))
 
 
-class ExPostDensityTest(tf.test.TestCase):
+class MixtureSamplerTest(tf.test.TestCase):
 
   def _fitted(self, dim=3, slots=8):
     train = _clusters(150, FitMixtureTest.CENTRES[:, :dim], 0.7, seed=4)
-    weights, means, chols, _ = expost.fit_mixture(train, train, (1, 2, 4))
-    density = expost.ExPostDensity(dim, slots)
+    weights, means, chols, _ = mixture.fit_mixture(train, train, (1, 2, 4))
+    density = mixture.MixtureSampler(dim, slots)
     density.assign(weights, means, chols, step=17)
     return density, (weights, means, chols)
 
@@ -68,7 +68,7 @@ class ExPostDensityTest(tf.test.TestCase):
     density, fit = self._fitted()
     z = _clusters(20, FitMixtureTest.CENTRES, 1.0, seed=5)
     self.assertAllClose(density().log_prob(z.astype(np.float32)),
-                        expost.mixture_log_prob(z, *fit), rtol=1e-4, atol=1e-4)
+                        mixture.mixture_log_prob(z, *fit), rtol=1e-4, atol=1e-4)
     # Importance sampling from a broad Gaussian q: E_q[p(z) / q(z)] = 1 for a
     # normalised p. 200k draws give a standard error of about 0.01 here.
     n, scale = 200_000, 5.0
@@ -87,7 +87,7 @@ class ExPostDensityTest(tf.test.TestCase):
                     0.05 * np.min(((z[:, None] - means[None])**2).sum(-1), 1).mean())
 
   def test_too_many_components_for_the_slots_is_an_error(self):
-    density = expost.ExPostDensity(2, 1)
+    density = mixture.MixtureSampler(2, 1)
     with self.assertRaisesRegex(ValueError, "2 components does not fit 1 slots"):
       density.assign(np.full(2, 0.5), np.zeros((2, 2)), np.tile(np.eye(2), (2, 1, 1)), 0)
 

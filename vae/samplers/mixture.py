@@ -1,4 +1,4 @@
-"""An ex-post density of the global latent: sample where the data went.
+"""The ex-post sampler: a density fitted to where the training codes went.
 
 After training, the posterior of each training sprite is narrow (standard
 deviations of a few hundredths against a unit prior), so the codes of the
@@ -11,7 +11,7 @@ with full covariances is their strongest simple choice.
 `fit_mixture` runs EM in float64 NumPy on the training set's posterior means,
 for each size in `component_grid`, and keeps the size with the best mean
 log-likelihood of the validation sprites' codes (species never seen in
-training), so the density generalises rather than memorises. `ExPostDensity`
+training), so the density generalises rather than memorises. `MixtureSampler`
 holds the chosen mixture as TensorFlow variables of a fixed maximum size
 (unused components get a logit of -1e9), so it lives in the checkpoint and in
 the SavedModel like any weight: no pickle, no side file.
@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vae import blend
 from vae import layers
+from vae.samplers import base
+from vae.samplers import prior
 
 tfd = tfp.distributions
 
@@ -120,15 +121,21 @@ def fit_mixture(train_codes, val_codes, component_grid=(1, 2, 4, 8), seed=0):
   return (*best[1], scores)
 
 
-class ExPostDensity(tf.Module):
+class MixtureSampler(base.Sampler):
   """A Gaussian mixture over the latents, held in variables.
 
   Until `assign` stores a fit it is one standard normal component: N(0, I),
-  the prior of a model with the normal prior.
+  the prior of a model with the normal prior. Over the global latent
+  (`latents` "top") the grid then comes from p(z2|z1); over the whole code
+  ("all") the mixture keeps the grid cells' correlations, which the
+  conditional prior, drawing every cell independently, paints as noise.
   """
 
-  def __init__(self, latent_dim, max_components=16, name=None):
-    super().__init__(name=name)
+  kind = "expost"
+  uses_validation = True
+
+  def __init__(self, latent_dim, max_components=16, latents="top", name=None):
+    super().__init__(latents, name=name)
     layers.check_positive_int("expost_components", max_components)
     self.latent_dim = latent_dim
     self.max_components = max_components
@@ -141,13 +148,6 @@ class ExPostDensity(tf.Module):
       self.scale_tril = tf.Variable(
           tf.eye(latent_dim, batch_shape=[max_components]),
           trainable=False, name="scale_tril")
-      # The training step the density was fitted at; -1: never fitted.
-      self.fitted_step = tf.Variable(tf.constant(-1, tf.int64),
-                                     trainable=False, name="fitted_step")
-
-  @property
-  def fitted(self):
-    return int(self.fitted_step.numpy()) >= 0
 
   @property
   def components(self):
@@ -180,50 +180,25 @@ class ExPostDensity(tf.Module):
             self.means, self.scale_tril * tf.cast(temperature, tf.float32)),
         name="expost")
 
+  def fit(self, train, val, step, groups=None, seed=0, types=None):
+    """Fits mixtures of 1, 2, 4, ... components (up to the slots), keeps the best on `val`."""
+    grid = tuple(k for k in (1, 2, 4, 8, 16) if k <= self.max_components)
+    weights, means, chols, scores = fit_mixture(train, val, grid, seed=seed)
+    self.assign(weights, means, chols, step)
+    return dict(scores=scores, chosen=self.components)
 
-# Codes the fit reads at most from each split: enough for a 16-component
-# mixture in 64 dimensions, and a bounded cost on a large data set.
-MAX_FIT_CODES = 8192
+  def sample_codes(self, model, n, temperature, seed, types=None):
+    top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
+    drawn = self(temperature).sample(n, seed=top_seed)
+    if self.latents == "all":
+      return drawn
+    return prior.codes_given_top(model, drawn, temperature, grid_seed)
 
+  def describe(self):
+    return dict(kind="mixture", components=self.components, latents=self.latents,
+                fitted_step=int(self.fitted_step.numpy()))
 
-def _codes(model, batches, limit):
-  """Posterior means of what the density covers, for up to `limit` images, [N, D]."""
-  encode = model.encode if model.expost_latents == "all" else model.encoder
-  codes, count = [], 0
-  for batch in batches:
-    codes.append(encode(tf.convert_to_tensor(batch, tf.float32)).mean().numpy())
-    count += len(codes[-1])
-    if count >= limit:
-      break
-  return np.concatenate(codes)[:limit] if codes else np.zeros((0, model.expost.latent_dim))
-
-
-def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None):
-  """Fits `model.expost` to the codes of `train_batches`, chosen on `val_batches`.
-
-  For the blend sampler (`vae/blend.py`) the training codes are stored as
-  they are (the first `MAX_FIT_CODES`), with `train_groups`, the species
-  group of each training image in the order of `train_batches`; nothing is
-  chosen on validation.
-
-  Args:
-    model: a `vae.VAE` built with sampler="expost".
-    train_batches, val_batches: iterables of image batches [B, S, S, C] in [0, 1].
-    step: the training step the encoder's weights are from.
-    seed: seed of the mixture's initialisation.
-
-  Returns:
-    {components: mean validation log-likelihood} of every size tried, and
-    "chosen": the size kept.
-  """
-  train = _codes(model, train_batches, MAX_FIT_CODES)
-  if isinstance(model.expost, blend.CodeBlend):
-    if train_groups is None:
-      raise ValueError("the blend sampler needs the species group of every training sprite")
-    model.expost.assign(train, np.asarray(train_groups)[:len(train)], step)
-    return dict(scores={}, chosen=model.expost.size)
-  val = _codes(model, val_batches, MAX_FIT_CODES)
-  grid = tuple(k for k in (1, 2, 4, 8, 16) if k <= model.expost.max_components)
-  weights, means, chols, scores = fit_mixture(train, val, grid, seed=seed)
-  model.expost.assign(weights, means, chols, step)
-  return dict(scores=scores, chosen=model.expost.components)
+  def words(self, model):
+    if self.latents == "all":
+      return "ex-post density of the whole code"
+    return "ex-post density of the global latent" + prior.grid_words(model)
