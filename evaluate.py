@@ -30,7 +30,8 @@ is visible, 100 on CPU, where K = 1000 takes ten times as long and the bound
 tightens slowly with K (bench/README.md: compare runs at the same K). With
 --export DIR the model is also written as a SavedModel that runs with
 TensorFlow alone (see `vae/rundir/savedmodel.py`). The same command gives the same
-numbers (--seed).
+numbers (--seed), but for the realism convnet's, whose training on a CPU is
+not repeatable bit for bit: they move by up to about 0.03 (README, Evaluating).
 """
 
 import argparse
@@ -39,6 +40,7 @@ import os
 import sys
 
 from common import cli, startup
+from pipelines.config import SPLITS
 from pipelines.errors import NoImagesError
 from vae import config as config_lib
 
@@ -55,7 +57,7 @@ def parse_args(argv=None):
   config_lib.add_which_flag(parser)
   parser.add_argument("--data-dir", default=None,
                       help="data folder (default: the run's data_dir)")
-  parser.add_argument("--split", choices=("test", "val", "train"), default="test",
+  parser.add_argument("--split", choices=SPLITS, default="test",
                       help="split to evaluate (default: test)")
   parser.add_argument("--limit", type=int, default=None, metavar="N",
                       help="evaluate the split's first N sprites only (default: all)")

@@ -111,98 +111,161 @@ def train(config, resuming, log=print):
     return _train(config, resuming, log)
 
 
+@dataclasses.dataclass
+class _Progress:
+  """What the outer loop counts as it goes."""
+  step: int
+  window: object  # `loop.RollingStats` of the steps since the last log line
+  stop_reason: str = "completed"
+  train_seconds: float = 0.0  # in compiled calls after the first (which traces)
+  trained_steps: int = 0
+  calls: int = 0
+  consecutive_bad: int = 0  # non-finite steps in a row at the end of the last call
+  last_stats: dict = dataclasses.field(default_factory=dict)
+
+
 def _train(config, resuming, log):
-  """`train` once the run directory is this process's."""
-  from vae.rundir import files  # pylint: disable=import-outside-toplevel
-  from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
+  """`train` once the run directory is this process's: the outer loop, one call at a time."""
+  from vae.training import cluster  # pylint: disable=import-outside-toplevel
 
-  try:
-    run = loop.start(config, resuming)
-  except cluster.PEER_ERRORS as error:  # A worker lost while the job starts.
-    if config.strategy != "multiworker":
-      raise
-    raise cluster.WorkerLost(cluster.lost_line(config, error)) from None
-  step = run.step
+  run = _start(config, resuming)
+  progress = _Progress(run.step, _new_window())
   start_time = time.time()
-  train_seconds, trained_steps, calls = 0.0, 0, 0
-  window = loop.RollingStats()
-  consecutive_bad = 0
-  stop_reason = "completed"
-  last_stats = {}
-
-  def on_sigterm(signum, frame):
-    raise Stop()
-
-  previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+  previous_handler = signal.signal(signal.SIGTERM, _stop_on_sigterm)
   lost = None
   try:
-    epoch = loop.unvalidated_epoch(run, step)
-    if epoch and loop.end_of_epoch(run, epoch, step):
-      stop_reason = "early stopping"
-    while step < run.total_steps and stop_reason == "completed":
-      n = loop.steps_in_next_call(run, step)
-      out, seconds = loop.call_steps(run, n, consecutive_bad)
-      if calls:  # The first call traces and compiles: not a training speed.
-        train_seconds += seconds
-        trained_steps += n
-      calls += 1
-      previous_step, step = step, run.step
-      window.add(out, n, seconds)
-      consecutive_bad = int(out["consecutive_bad"])
-      if out["max_consecutive_bad"] >= config.nan_tolerance:
-        consecutive_bad = 0
-        restored = loop.rollback(run)
-        if restored is None:
-          stop_reason = "diverged"
-          run.board.message(f"stopping: the loss still diverges after {config.max_rollbacks} rollbacks; "
-                            f"the last good checkpoint is {run.checkpoints.latest.latest_checkpoint}")
-          break
-        run.board.message(
-            f"rollback {int(run.state.rollbacks.numpy())}/{config.max_rollbacks}: {config.nan_tolerance} "
-            f"non-finite or spiking steps in a row; restored {restored}, learning rate scale now "
-            f"{float(run.state.lr_scale.numpy()):g}")
-        step = run.step
-        continue
-      epoch = step // run.steps_per_epoch
-      if loop.crossed(previous_step, step, config.log_every) or step == run.total_steps:
-        last_stats = loop.log_window(run, window, step, epoch)
-        window = loop.RollingStats()
-      if loop.crossed(previous_step, step, config.checkpoint_every):
-        run.checkpoints.save("latest", step)
-      if step % run.steps_per_epoch == 0 and loop.end_of_epoch(run, epoch, step):
-        stop_reason = "early stopping"
-      over_time = bool(config.max_minutes) and time.time() - start_time > config.max_minutes * 60
-      if config.max_minutes and cluster.agree(run.strategy, over_time):  # Workers stop together.
-        stop_reason = "time budget"
+    _validate_an_unvalidated_epoch(run, progress)
+    while progress.step < run.total_steps and progress.stop_reason == "completed":
+      previous_step = _call_steps(run, config, progress)
+      if previous_step is not None:  # None: rolled back
+        _after_call(run, config, progress, previous_step, start_time)
   except (KeyboardInterrupt, Stop):
-    stop_reason = "interrupted"
+    progress.stop_reason = "interrupted"
   except cluster.PEER_ERRORS as error:
     if config.strategy != "multiworker":
       raise
-    stop_reason, lost = "worker lost", error
+    progress.stop_reason, lost = "worker lost", error
   except rundir.RunDirError:
-    stop_reason = "write failed"  # Nothing more is written: the last good checkpoint stays.
+    progress.stop_reason = "write failed"  # Nothing more is written: the last good checkpoint stays.
     raise
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
-    try:
-      if stop_reason not in ("diverged", "worker lost", "write failed"):
-        loop.finish(run, step)
-        loop.flush_summaries(run)  # A write that fails says so here, as one line.
-    finally:
-      with contextlib.suppress(Exception):  # Flushed above; after a failed write, nothing to add.
-        run.writer.close()
-      run.board.close()
+    _close(run, progress)
   if lost is not None:
     raise cluster.WorkerLost(cluster.lost_line(config, lost))
+  return _write_summary(run, config, progress, time.time() - start_time, log)
 
-  summary = loop.summary(run, stop_reason=stop_reason, step=step, wall_time_s=time.time() - start_time,
-                         images_per_s=trained_steps * config.batch_size / max(train_seconds, 1e-9),
-                         last_stats=last_stats)
+
+def _new_window():
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  return loop.RollingStats()
+
+
+def _stop_on_sigterm(signum, frame):
+  raise Stop()
+
+
+def _start(config, resuming):
+  """The run's state (`loop.start`); a worker lost while the job starts is `WorkerLost`."""
+  from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
+  try:
+    return loop.start(config, resuming)
+  except cluster.PEER_ERRORS as error:
+    if config.strategy != "multiworker":
+      raise
+    raise cluster.WorkerLost(cluster.lost_line(config, error)) from None
+
+
+def _validate_an_unvalidated_epoch(run, progress):
+  """A run killed between an epoch's last step and its validation validates it first."""
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  epoch = loop.unvalidated_epoch(run, progress.step)
+  if epoch and loop.end_of_epoch(run, epoch, progress.step):
+    progress.stop_reason = "early stopping"
+
+
+def _call_steps(run, config, progress):
+  """One compiled call of steps, counted; rolls back if it diverged.
+
+  Returns:
+    The step before the call, or None after a rollback.
+  """
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  n = loop.steps_in_next_call(run, progress.step)
+  out, seconds = loop.call_steps(run, n, progress.consecutive_bad)
+  if progress.calls:  # The first call traces and compiles: not a training speed.
+    progress.train_seconds += seconds
+    progress.trained_steps += n
+  progress.calls += 1
+  previous_step, progress.step = progress.step, run.step
+  progress.window.add(out, n, seconds)
+  progress.consecutive_bad = int(out["consecutive_bad"])
+  if out["max_consecutive_bad"] < config.nan_tolerance:
+    return previous_step
+  progress.consecutive_bad = 0
+  _roll_back(run, config, progress)
+  return None
+
+
+def _roll_back(run, config, progress):
+  """Restores the last good checkpoint at a lower learning rate, or stops: diverged."""
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  restored = loop.rollback(run)
+  if restored is None:
+    progress.stop_reason = "diverged"
+    run.board.message(f"stopping: the loss still diverges after {config.max_rollbacks} rollbacks; "
+                      f"the last good checkpoint is {run.checkpoints.latest.latest_checkpoint}")
+    return
+  run.board.message(
+      f"rollback {int(run.state.rollbacks.numpy())}/{config.max_rollbacks}: {config.nan_tolerance} "
+      f"non-finite or spiking steps in a row; restored {restored}, learning rate scale now "
+      f"{float(run.state.lr_scale.numpy()):g}")
+  progress.step = run.step
+
+
+def _after_call(run, config, progress, previous_step, start_time):
+  """The log line, the checkpoint, the epoch's end and the time budget, each when it is due."""
+  from vae.training import cluster, loop  # pylint: disable=import-outside-toplevel
+  step = progress.step
+  epoch = step // run.steps_per_epoch
+  if loop.crossed(previous_step, step, config.log_every) or step == run.total_steps:
+    progress.last_stats = loop.log_window(run, progress.window, step, epoch)
+    progress.window = _new_window()
+  if loop.crossed(previous_step, step, config.checkpoint_every):
+    run.checkpoints.save("latest", step)
+  if step % run.steps_per_epoch == 0 and loop.end_of_epoch(run, epoch, step):
+    progress.stop_reason = "early stopping"
+  over_time = bool(config.max_minutes) and time.time() - start_time > config.max_minutes * 60
+  if config.max_minutes and cluster.agree(run.strategy, over_time):  # Workers stop together.
+    progress.stop_reason = "time budget"
+
+
+def _close(run, progress):
+  """The last checkpoints and summaries (unless the run cannot write them), then the writers."""
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  try:
+    if progress.stop_reason not in ("diverged", "worker lost", "write failed"):
+      loop.finish(run, progress.step)
+      loop.flush_summaries(run)  # A write that fails says so here, as one line.
+  finally:
+    with contextlib.suppress(Exception):  # Flushed above; after a failed write, nothing to add.
+      run.writer.close()
+    run.board.close()
+
+
+def _write_summary(run, config, progress, wall_time_s, log):
+  """summary.json, and the run's one closing line; returns the summary."""
+  from vae.rundir import files  # pylint: disable=import-outside-toplevel
+  from vae.training import loop  # pylint: disable=import-outside-toplevel
+  images_per_s = progress.trained_steps * config.batch_size / max(progress.train_seconds, 1e-9)
+  summary = loop.summary(run, stop_reason=progress.stop_reason, step=progress.step,
+                         wall_time_s=wall_time_s, images_per_s=images_per_s,
+                         last_stats=progress.last_stats)
   files.write_json(os.path.join(run.run_dir, "summary.json"), summary)
-  log(f"{stop_reason} at step {step} ({summary['epochs']:.1f} epochs) in {summary['wall_time_s']:.0f} s, "
-      f"{summary['images_per_s']:.0f} images/s; best val bits/dim {summary['best_val_bpd']}; "
-      f"skipped steps {summary['skipped_steps']}, rollbacks {summary['rollbacks']}; run in {config.out}")
+  log(f"{progress.stop_reason} at step {progress.step} ({summary['epochs']:.1f} epochs) in "
+      f"{summary['wall_time_s']:.0f} s, {summary['images_per_s']:.0f} images/s; best val bits/dim "
+      f"{summary['best_val_bpd']}; skipped steps {summary['skipped_steps']}, rollbacks "
+      f"{summary['rollbacks']}; run in {config.out}")
   return summary
 
 
