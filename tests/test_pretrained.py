@@ -55,6 +55,9 @@ class PretrainedTest(tf.test.TestCase):
                                          "--out", str(tmp / "sprites_out"),
                                          env={"POKEVAE_PRETRAINED": cls.dest})
     cls.sprites_out = str(tmp / "sprites_out")
+    cls.typed = fixtures.run_program("generate.py", "--type", "fire", "-n", "4",
+                                     "--out", str(tmp / "fire_out"),
+                                     env={"POKEVAE_PRETRAINED": cls.dest})
 
   @classmethod
   def tearDownClass(cls):
@@ -79,6 +82,16 @@ class PretrainedTest(tf.test.TestCase):
     with open(os.path.join(self.sprites_out, "generate.json"), encoding="utf-8") as f:
       record = json.load(f)
     self.assertStartsWith(record["checkpoint"], os.path.join(self.dest, "checkpoints", "best"))
+
+  def test_generate_makes_sprites_of_a_type_with_the_pretrained_model(self):
+    status, stdout, stderr = self.typed
+    if self.dest != str(fixtures.ROOT / "pretrained"):
+      # The smoke package's sprites have no types table: one line says so.
+      self.assertEqual(status, 2, stderr[-3000:])
+      self.assertIn("holds no types", stderr)
+      return
+    self.assertEqual(status, 0, stderr[-3000:])
+    self.assertStartsWith(stdout, "wrote 4 files")
 
   def test_the_package_holds_what_it_should_and_stays_small(self):
     names = set(os.listdir(self.dest))
@@ -115,6 +128,22 @@ class PretrainedTest(tf.test.TestCase):
       self.assertIn(phrase, lines[0])
     self.assertEqual(os.listdir(busy), ["notes.txt"])
     self.assertTrue(os.path.exists(os.path.join(self.dest, "config.json")))
+
+
+@pytest.mark.slow  # trains, evaluates and packages a smoke run
+class PackageTest(tf.test.TestCase):
+  """`python -m vae.pretrained` on a fresh run, whether or not the checkout ships a package."""
+
+  def test_a_fresh_run_packages_and_its_package_reproduces_its_check(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      dest = make_smoke_package(pathlib.Path(tmp))
+      with open(os.path.join(dest, "check.json"), encoding="utf-8") as f:
+        check = json.load(f)
+      status, stdout, stderr = fixtures.run_program(
+          *pretrained.check_command(dest, os.path.join(tmp, "check")))
+      self.assertEqual(status, 0, stderr[-3000:])
+      self.assertAllClose(json.loads(stdout)["bits_per_dim_elbo"], check["bits_per_dim_elbo"],
+                          atol=TOLERANCE)
 
 
 if __name__ == "__main__":
