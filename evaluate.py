@@ -30,8 +30,7 @@ is visible, 100 on CPU, where K = 1000 takes ten times as long and the bound
 tightens slowly with K (bench/README.md: compare runs at the same K). With
 --export DIR the model is also written as a SavedModel that runs with
 TensorFlow alone (see `vae/rundir/savedmodel.py`). The same command gives the same
-numbers (--seed), but for the realism convnet's, whose training on a CPU is
-not repeatable bit for bit: they move by up to about 0.03 (README, Evaluating).
+numbers (--seed).
 """
 
 import argparse

@@ -87,13 +87,17 @@ class ConvClassifier(tf.Module):
         self.convs.append(layers.Conv2D(previous, width, kernel_size=3, stride=2, name=f"conv_{i}"))
         previous = width
       self.out = layers.Linear(previous, 1, name="out")
-    # Seeded initial weights of the same scale, so the test gives the same
-    # figure in every process (the layers draw from TensorFlow's global RNG).
+    # Seeded initial weights at the layers' own scale (He et al. 2015: variance
+    # gain / fan-in), so the test gives the same figure in every call and every
+    # process: the layers draw theirs from TensorFlow's global RNG, and even
+    # the spread of that draw (which this once rescaled to) differs call to call.
     rng = np.random.default_rng(seed)
     for variable in self.trainable_variables:
       if variable.name.endswith("w:0"):
-        scale = float(tf.math.reduce_std(variable))
-        variable.assign(rng.standard_normal(variable.shape).astype(np.float32) * scale)
+        fan_in = int(np.prod(variable.shape[:-1]))
+        gain = 1.0 if variable is self.out.w else layers.ACTIVATION_GAIN
+        variable.assign(rng.standard_normal(variable.shape).astype(np.float32)
+                        * np.float32(np.sqrt(gain / fan_in)))
 
   def __call__(self, x):
     h = x * 2.0 - 1.0
