@@ -31,10 +31,7 @@ def main():
       specs, args.rounds, f"adversarial critic: images/s, {args.rounds} blocks of "
                           f"{args.block_steps} steps each")
   print(f"a step with the critic takes {1 / rows[1]['ratio']:.2f}x the time of one without")
-  path = harness.write_result("critic", {
-      "rows": rows, "blocks": blocks, "specs": ran,
-      "rounds": args.rounds, "block_steps": args.block_steps})
-  print(f"wrote {path}")
+  harness.write_comparison("critic", (rows, blocks, ran), args)
   return 0
 
 

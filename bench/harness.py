@@ -55,6 +55,24 @@ def write_result(name, payload):
   return path
 
 
+def write_comparison(name, compared, args, **extra):
+  """`write_result` of a `compare_rates` run, with the rounds and block size it ran at.
+
+  Args:
+    name: the result's name.
+    compared: (rows, blocks, specs) as `compare_rates` returns them.
+    args: the script's flags, with `rounds` and `block_steps`.
+    extra: more fields of the payload.
+
+  Prints the path it wrote and returns it.
+  """
+  rows, blocks, specs = compared
+  path = write_result(name, {"rows": rows, "blocks": blocks, "specs": specs,
+                             "rounds": args.rounds, "block_steps": args.block_steps, **extra})
+  print(f"wrote {path}")
+  return path
+
+
 def source_tree(commit, scratch):
   """Extracts `commit` of this repository into scratch/COMMIT; returns its path.
 

@@ -71,12 +71,9 @@ def main():
         spec["block_steps"] = max(1, spec.pop("images_per_block") * args.block_steps // 32
                                   // spec["config"]["batch_size"])
       specs.append(spec)
-    rows, blocks, ran = harness.compare_rates(
+    compared = harness.compare_rates(
         specs, args.rounds, f"levers: {args.group}, images/s, {args.rounds} blocks each")
-  path = harness.write_result(f"levers_{args.group}", {
-      "rows": rows, "blocks": blocks, "specs": ran,
-      "rounds": args.rounds, "block_steps": args.block_steps, "quick": args.quick})
-  print(f"wrote {path}")
+  harness.write_comparison(f"levers_{args.group}", compared, args, quick=args.quick)
   return 0
 
 

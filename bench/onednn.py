@@ -31,13 +31,10 @@ def main():
   specs = [{"name": f"oneDNN {state}", "kind": "pokevae", "block_steps": args.block_steps,
             "preset": args.preset, "config": config, "env": {"TF_ENABLE_ONEDNN_OPTS": value}}
            for state, value in (("off", "0"), ("on", "1"))]
-  rows, blocks, ran = harness.compare_rates(
+  compared = harness.compare_rates(
       specs, args.rounds, f"oneDNN on / off, {args.preset} preset, images/s, {args.rounds} blocks each")
   suffix = f"_{args.grid_prior}" if args.grid_prior else ""
-  path = harness.write_result(f"onednn_{args.preset}{suffix}", {
-      "rows": rows, "blocks": blocks, "specs": ran,
-      "rounds": args.rounds, "block_steps": args.block_steps, "quick": args.quick})
-  print(f"wrote {path}")
+  harness.write_comparison(f"onednn_{args.preset}{suffix}", compared, args, quick=args.quick)
   return 0
 
 

@@ -40,10 +40,7 @@ def main():
   for row in rows[1:]:
     print(f"{row['name']}: {1 / row['ratio']:.2f}x the logistic's wall time per image, "
           f"{row['cpu_ms_per_image'] / base:.2f}x its CPU time")
-  path = harness.write_result("palette", {
-      "rows": rows, "blocks": blocks, "specs": ran,
-      "rounds": args.rounds, "block_steps": args.block_steps})
-  print(f"wrote {path}")
+  harness.write_comparison("palette", (rows, blocks, ran), args)
   return 0
 
 
