@@ -62,14 +62,9 @@ def blends(model, codes, partners, setting, count, seed=0):
                       for _ in range(count)])
   chosen = np.concatenate([i[:, None], partners[i[:, None], columns]], 1)  # [count, parents]
   mixed = np.einsum("nk,nkd->nd", weights, codes[chosen]).astype(np.float32)
-  if not rescale or not model.grid_size:
+  if not rescale:
     return mixed
-  # The grid's deviation from the prior's mean, scaled back to its parents'
-  # length: `VAE.full_length_detail` for any number of parents.
-  z1, z2 = model.split_code(tf.constant(mixed))
-  centre = model.grid_centre(z1)
-  shrink = tf.constant(np.sqrt(np.sum(weights**2, 1)), tf.float32)[:, None, None, None]
-  return model.join_code(z1, centre + (z2 - centre) / shrink).numpy()
+  return model.full_length_detail(tf.constant(mixed), tf.constant(weights, tf.float32)).numpy()
 
 
 def main():

@@ -330,20 +330,20 @@ class VAE(tf.Module):
       chosen = self.expost
     else:
       raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
-    if types is not None and not chosen.holds_types:
-      raise ValueError(f"the {chosen.kind} sampler of this model holds no types: fit a blend "
-                       "sampler on training data with a types table")
+    if types is not None:
+      _check_holds_types(chosen)
     return chosen.sample_codes(self, n, temperature, seed, types=types)
 
-  def full_length_detail(self, codes, t):
+  def full_length_detail(self, codes, shares):
     """Blended codes [B, code_dim] with the grid's deviation from `grid_centre` rescaled by
-    1 / sqrt((1 - t)^2 + t^2), t [B, 1] the share of the way each blend went.
+    1 / sqrt(sum of the shares squared), `shares` [B, k] each blend's parents' shares
+    (two parents a share t of the way from one to the other: [1 - t, t]).
 
     A posterior grid is the prior's mean given z1 plus a deviation that
     carries the sprite's detail. Two parents' deviations mostly disagree, so
     their blend (1 - t) d_i + t d_j is shorter than either, by about
-    sqrt((1 - t)^2 + t^2) (0.71 at t = 0.5), and the decoder draws a short
-    deviation as blur. Scaled back by that factor, about the grid prior's
+    sqrt((1 - t)^2 + t^2) (0.71 at t = 0.5; k equal shares, 1 / sqrt(k)), and
+    the decoder draws a short deviation as blur. Scaled back by that factor, about the grid prior's
     mean at the blended z1, the blend keeps its parents' contrast: the reason
     slerp is preferred to a straight line between Gaussian codes (White 2016,
     "Sampling Generative Networks"). Its effect on the samples' sharpness is
@@ -353,18 +353,24 @@ class VAE(tf.Module):
       return codes
     z1, z2 = self._split(codes)
     centre = self.grid_centre(z1)
-    shrink = tf.sqrt((1.0 - t)**2 + t**2)[:, :, None, None]
+    shrink = tf.sqrt(tf.reduce_sum(shares**2, 1, keepdims=True))[:, :, None, None]
     return self._join(z1, centre + (z2 - centre) / shrink)
 
   def restyle_codes(self, code, n, types):
     """Up to n codes of the sprite with code `code` [code_dim] restyled toward `types`
     [T] multi-hot: blended with its nearest training codes of those types, one per
     species (`BlendSampler.toward`), the grid's detail kept at full length."""
-    if not self.expost.holds_types:
-      raise ValueError(f"the {self.sampler} sampler of this model holds no types: fit a blend "
-                       "sampler on training data with a types table")
-    return self.full_length_detail(*self.expost.toward(code, n, types))
+    _check_holds_types(self.expost)
+    codes, t = self.expost.toward(code, n, types)
+    return self.full_length_detail(codes, samplers.blend.shares(t))
 
   def sample(self, n, temperature=1.0, seed=None, sampler=None, types=None):
     """Renders n codes from `sample_codes`: images [n, S, S, C] in [0, 1]."""
     return self.render(self.sample_codes(n, temperature, seed, sampler, types))
+
+
+def _check_holds_types(sampler):
+  """ValueError unless `sampler` can draw codes of chosen types."""
+  if not sampler.holds_types:
+    raise ValueError(f"the {sampler.kind} sampler of this model holds no types: fit a blend "
+                     "sampler on training data with a types table")

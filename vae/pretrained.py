@@ -96,10 +96,9 @@ def refit_sampler(model, config, prefix):
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   data = report_lib.load_data(config)
   _, train, _, (groups, _) = report_lib.load_split(config, "test", data=data)
-  sets = report_lib.type_sets(data)
   return report_lib.ensure_expost(model, prefix, train,
                                   lambda: report_lib.load_split(config, "val", data=data)[0],
-                                  groups, None if sets is None else sets.train)
+                                  groups, data.types("train") if data.type_names else None)
 
 
 def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False):

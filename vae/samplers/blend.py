@@ -82,6 +82,11 @@ def partners(codes, groups, k=NEIGHBOURS):
   return out
 
 
+def shares(t):
+  """The two parents' shares [B, 2] of blends a share t [B, 1] of the way from one to the other."""
+  return tf.concat([1.0 - t, t], 1)
+
+
 class BlendSampler(base.Sampler):
   """The training codes, their partners, and the sampler between them."""
 
@@ -143,7 +148,7 @@ class BlendSampler(base.Sampler):
     """Whether every stored code has its types (read eagerly, also while tracing)."""
     with tf.init_scope():
       held = int(tf.shape(self.types)[0])
-      return held > 0 and held == int(tf.shape(self.codes)[0])
+    return held > 0 and held == self.size
 
   def type_species(self):
     """How many species of the stored codes have each type, int [T] (zeros [0] without types)."""
@@ -182,12 +187,7 @@ class BlendSampler(base.Sampler):
     eligible = self._eligible(types)
     logits = tf.where(eligible, 0.0, -1e9)[None]
     first = tf.reshape(tf.random.stateless_categorical(logits, n, seeds[0], dtype=tf.int32), [n])
-    second = self._partner_of(first, eligible, seeds[1])
-    low, high = BLEND_RANGE
-    t = tf.random.stateless_uniform([n, 1], seeds[2], minval=low, maxval=high)
-    a = tf.cast(tf.gather(self.codes, first), tf.float32)
-    b = tf.cast(tf.gather(self.codes, second), tf.float32)
-    return a + t * (b - a), t
+    return self._between(first, self._partner_of(first, eligible, seeds[1]), seeds[2])
 
   def toward(self, code, n, types):
     """Blends of one code [code_dim] with its nearest stored codes that have every
@@ -221,12 +221,17 @@ class BlendSampler(base.Sampler):
     column = tf.random.stateless_uniform([n], seeds[1], maxval=tf.shape(self.partners)[1],
                                          dtype=tf.int32)
     second = tf.gather_nd(self.partners, tf.stack([first, column], 1))
+    codes, t = self._between(first, second, seeds[2])
+    return (codes, t) if with_share else codes
+
+  def _between(self, first, second, seed):
+    """Codes a share t ~ U(`BLEND_RANGE`) of the way from codes `first` [n] to
+    codes `second` [n] (indices), and t [n, 1]."""
     low, high = BLEND_RANGE
-    t = tf.random.stateless_uniform([n, 1], seeds[2], minval=low, maxval=high)
+    t = tf.random.stateless_uniform([tf.size(first), 1], seed, minval=low, maxval=high)
     a = tf.cast(tf.gather(self.codes, first), tf.float32)
     b = tf.cast(tf.gather(self.codes, second), tf.float32)
-    codes = a + t * (b - a)
-    return (codes, t) if with_share else codes
+    return a + t * (b - a), t
 
   def sample_codes(self, model, n, temperature, seed, types=None):
     """Blends with the grid's detail kept at full length (`VAE.full_length_detail`).
@@ -237,11 +242,14 @@ class BlendSampler(base.Sampler):
     (a sampler that `holds_types`, with codes of two species of the kind).
     """
     seed = tfp.random.sanitize_seed(seed)
+    def full_length(codes, t):
+      return model.full_length_detail(codes, shares(t))
+
     if types is not None:
-      return model.full_length_detail(*self.blends_of(n, seed, types))
+      return full_length(*self.blends_of(n, seed, types))
     return tf.cond(
         tf.shape(self.codes)[0] > 0,
-        lambda: model.full_length_detail(*self.blends(n, seed, with_share=True)),
+        lambda: full_length(*self.blends(n, seed, with_share=True)),
         lambda: prior.PriorSampler().sample_codes(model, n, temperature, seed))
 
   def describe(self):
