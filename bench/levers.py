@@ -1,6 +1,6 @@
 """What each speed lever buys the training loop, measured side by side.
 
-  python bench/levers.py --group code|runtime|batch [--quick] [--rounds N]
+  python bench/levers.py --group code|runtime|batch|condition [--quick] [--rounds N]
 
   code     the default training step as the code stood before the speed work
            and after each change to it (source trees from `git archive`)
@@ -9,6 +9,8 @@
            pipeline replaced by one batch held in memory
   batch    images/s at batch 32, 64 and 128 (a batch size changes training,
            not only its speed: see bench/README.md)
+  condition the default against the same model conditioned on types
+           (`--condition types`, batches of images and their types)
 
 Every variant is train_loop.py's compiled loop (`make_train_fn`, guards on) on
 the `default` preset, in its own process; blocks are timed in turn (see
@@ -51,12 +53,15 @@ def variants(group, scratch):
     # Same number of images per block for every batch size.
     return [{"name": f"batch {b}", "config": {"batch_size": b}, "images_per_block": 2048}
             for b in (64, 32, 128)]
-  raise ValueError(f"group must be code, runtime or batch, got {group!r}")
+  if group == "condition":
+    return [{"name": "default"},
+            {"name": "--condition types", "config": {"condition": "types"}}]
+  raise ValueError(f"group must be code, runtime, batch or condition, got {group!r}")
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--group", required=True, choices=("code", "runtime", "batch"))
+  parser.add_argument("--group", required=True, choices=("code", "runtime", "batch", "condition"))
   parser.add_argument("--quick", action="store_true", help="3 rounds of 16-step blocks")
   parser.add_argument("--rounds", type=int, default=6)
   parser.add_argument("--block-steps", type=int, default=32)

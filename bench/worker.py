@@ -83,7 +83,8 @@ class Setup:
   def dataset(self):
     """The batches of train_loop.py: shuffled, augmented, repeated."""
     ds = self.data.dataset("train", self.batch, training=True, seed=self.config.seed,
-                           drop_remainder=True).repeat()
+                           drop_remainder=True,
+                           with_types=self.config.condition == "types").repeat()
     if SPEC.get("data_options"):
       ds = ds.with_options(data_options(SPEC["data_options"]))
     if SPEC.get("input") == "memory":

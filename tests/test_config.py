@@ -91,8 +91,10 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),
       ("decoder_norm", dict(decoder_norm="layer"),
        "decoder_norm must be one of group, none, got 'layer'"),
-      ("condition", dict(condition="types"), "condition must be none, got 'types': a model "
-       "conditioned on types is not built; for sprites of a type, train with --sampler blend"),
+      ("condition", dict(condition="colour"), "condition must be one of none, types, got "
+       "'colour'"),
+      ("condition_dropout", dict(condition_dropout=1.0), r"condition_dropout must be in \[0, 1\), "
+       "got 1.0"),
   )
   def test_bad_values_name_the_field_and_value(self, changes, pattern):
     with self.assertRaisesRegex(ValueError, pattern):
@@ -105,12 +107,14 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_condition_is_none_by_default_a_flag_and_saved(self):
     self.assertEqual(config_lib.Config().condition, "none")
-    config = parse("--preset", "smoke", "--condition", "none", "--types-table", "my.csv")
-    self.assertEqual((config.condition, config.data.types_table), ("none", "my.csv"))
+    config = parse("--preset", "smoke", "--condition", "types", "--types-table", "my.csv",
+                   "--condition-dropout", "0.2")
+    self.assertEqual((config.condition, config.data.types_table, config.condition_dropout),
+                     ("types", "my.csv", 0.2))
     self.assertEqual(config_lib.from_dict(json.loads(config.to_json())), config)
     # A config.json written before the field existed is of an unconditional run.
     values = json.loads(config_lib.Config().to_json())
-    del values["condition"], values["data"]["types_table"]
+    del values["condition"], values["condition_dropout"], values["data"]["types_table"]
     old = config_lib.from_dict(values)
     self.assertEqual((old.condition, old.data.types_table), ("none", ""))
 

@@ -146,6 +146,37 @@ class DefinitionTest(tf.test.TestCase):
     self.assertEqual(result["per_type"]["Poison"], {"count": 2, "top1": 0.5})
 
 
+def _train_on_toy(model, images, multi_hot=None, steps=600):
+  """`steps` Adam steps of the ELBO on batches of 32 toy sprites (with their types for a
+  conditional model), then the model's sampler fitted to them."""
+  optimizer = keras.optimizers.Adam(3e-3)
+  data = tf.constant(images)
+  conditions = tf.constant(multi_hot) if model.conditional else None
+
+  @tf.function
+  def step(i):
+    rows = tf.random.stateless_uniform([32], tf.stack([i, 1]), maxval=len(images), dtype=tf.int32)
+    types = None if conditions is None else tf.gather(conditions, rows)
+    with tf.GradientTape() as tape:
+      loss = objectives.training_loss(
+          objectives.elbo_terms(model, tf.gather(data, rows), types=types, seed=tf.stack([i, 0])),
+          beta=1.0)
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                  model.trainable_variables))
+
+  for i in range(steps):
+    step(tf.constant(i))
+  batches = [(images, multi_hot)] if model.conditional else [images]
+  samplers.fit_model(model, batches, None, step=steps,
+                     train_groups=np.array([f"toy{i}" for i in range(len(images))]),
+                     train_types=multi_hot)
+
+
+def _mean_colour(images):
+  """The mean straight RGB of the opaque pixels of premultiplied RGBA `images`."""
+  return images[..., :3].sum((0, 1, 2)) / images[..., 3].sum()
+
+
 @pytest.mark.slow  # trains a small model for a few hundred steps
 class ToyModelTest(tf.test.TestCase):
   """A model trained on the toy set, its blend sampler holding the types, makes sprites of the
@@ -157,24 +188,7 @@ class ToyModelTest(tf.test.TestCase):
     images, multi_hot, primary = _toy(64, seed=2)
     tf.random.set_seed(0)
     model = VAE.from_config(config_lib.preset("smoke", sampler="blend"))
-    optimizer = keras.optimizers.Adam(3e-3)
-    data = tf.constant(images)
-
-    @tf.function
-    def step(i):
-      x = tf.gather(data, tf.random.stateless_uniform([32], tf.stack([i, 1]), maxval=len(images),
-                                                      dtype=tf.int32))
-      with tf.GradientTape() as tape:
-        loss = objectives.training_loss(objectives.elbo_terms(model, x, seed=tf.stack([i, 0])),
-                                        beta=1.0)
-      optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                    model.trainable_variables))
-
-    for i in range(600):
-      step(tf.constant(i))
-    samplers.fit_model(model, [images], None, step=600,
-                       train_groups=np.array([f"toy{i}" for i in range(len(images))]),
-                       train_types=multi_hot)
+    _train_on_toy(model, images, multi_hot)
     held_images, held_types, held_primary = _toy(120, seed=3)
     sets = types.TypeSets(NAMES, multi_hot, primary, held_images, held_types, held_primary)
     report, samples = types.judge_model(model, images, sets, seed=0)
@@ -182,10 +196,47 @@ class ToyModelTest(tf.test.TestCase):
     self.assertGreater(report["classifier"]["primary_top1"], 0.95)
     for name in ("Fire", "Water"):
       self.assertGreater(report["conditional"]["per_type"][name]["accuracy"], 0.9, name)
-    colour = {name: s[..., :3].sum((0, 1, 2)) / s[..., 3].sum() for name, s in samples.items()}
+    colour = {name: _mean_colour(s) for name, s in samples.items()}
     self.assertGreater(colour["Fire"][0], 2 * colour["Fire"][2])  # red, not blue
     self.assertGreater(colour["Water"][2], 2 * colour["Water"][0])
     self.assertGreater(report["conditional"]["ratio"], 0.9)
+
+
+@pytest.mark.slow  # 600 compiled steps
+class ConditionalToyModelTest(tf.test.TestCase):
+  """A conditional VAE trained on the toy set, where the type decides the colour, draws the
+  colour of the type it is given: from prior codes, which hold no type, and for a sprite
+  of the other type, restyled by the condition alone."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.images, cls.multi_hot, cls.primary = _toy(64, seed=2)
+    tf.random.set_seed(0)
+    cls.model = VAE.from_config(config_lib.preset("smoke", sampler="prior", condition="types"))
+    _train_on_toy(cls.model, cls.images, cls.multi_hot)
+
+  def test_prior_samples_follow_the_type_asked_for(self):
+    held_images, held_types, held_primary = _toy(120, seed=3)
+    sets = types.TypeSets(NAMES, self.multi_hot, self.primary, held_images, held_types,
+                          held_primary)
+    report, samples = types.judge_model(self.model, self.images, sets, seed=0)
+    self.assertEqual(sorted(samples), ["Fire", "Water"])
+    for name in ("Fire", "Water"):
+      self.assertGreater(report["conditional"]["per_type"][name]["accuracy"], 0.9, name)
+    self.assertGreater(report["conditional"]["ratio"], 0.9)
+
+  def test_a_new_condition_restyles_a_sprite(self):
+    water = self.multi_hot[:, WATER] > 0
+    sprites, own = self.images[water][:8], self.multi_hot[water][:8]
+    codes = self.model.encode(sprites, own).mean()
+    as_water = self.model.render(codes, own).numpy()
+    fire = types.one_hot("Fire", NAMES)
+    as_fire = self.model.render(self.model.recondition(codes, own, fire), fire).numpy()
+    self.assertGreater(_mean_colour(as_water)[2], 2 * _mean_colour(as_water)[0])  # blue
+    self.assertGreater(_mean_colour(as_fire)[0], 2 * _mean_colour(as_fire)[2])  # now red
+    # The shape is the sprite's: the restyle moves colour, not the silhouette.
+    self.assertGreater(np.mean((as_fire[..., 3] > 0.5) == (as_water[..., 3] > 0.5)), 0.95)
 
 
 if __name__ == "__main__":

@@ -118,19 +118,24 @@ class GenerationTest(tf.test.TestCase):
     self.assertAllEqual(rgb[clear], np.full((clear.sum(), 3), 255, np.uint8))
 
 
-def typed_run(directory):
-  """A smoke run whose blend sampler holds types: 24 sprite shapes of 12 species, the
-  even species Fire, the odd ones Water and Flying. Returns (run_dir, config)."""
-  config = fixtures.smoke_run().config
+def typed_run(directory, **changes):
+  """A smoke run (with `changes` to its config) whose blend sampler holds types: 24
+  sprite shapes of 12 species, the even species Fire, the odd ones Water and Flying.
+  A conditional model's type tables are random, so that its types matter.
+  Returns (run_dir, config)."""
+  config = fixtures.smoke_run(**changes).config
   tf.random.set_seed(0)
   model = VAE.from_config(config)
+  if model.conditional:
+    for table in (model.encoder.condition.table, model.decoder.condition.table):
+      table.assign(tf.random.normal(table.shape))
   images = fixtures.sprites(24, size=32, seed=5)
   types = np.zeros((24, len(TYPE_NAMES)), np.float32)
   species = np.arange(24) // 2
   types[species % 2 == 0, TYPE_NAMES.index("Fire")] = 1
   types[species % 2 == 1, TYPE_NAMES.index("Water")] = 1
   types[species % 2 == 1, TYPE_NAMES.index("Flying")] = 1
-  samplers.fit_model(model, [images], None, step=0,
+  samplers.fit_model(model, [(images, types) if model.conditional else images], None, step=0,
                      train_groups=np.array([f"s{i}" for i in species]), train_types=types)
   fixtures.make_run(directory, config, model)
   return directory, config
@@ -181,6 +186,51 @@ class TypedGenerationTest(tf.test.TestCase):
     with self.assertRaisesRegex(generation.GenerationError, "cannot make sprites of a type: its "
                                 "sampler holds no types"):
       untyped.parse_types("fire")
+
+
+@pytest.mark.slow  # builds, saves and exports a model
+class ConditionalGenerationTest(tf.test.TestCase):
+  """A model conditioned on types (`--condition types`), from its run and its export."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.TemporaryDirectory()
+    run_dir, config = typed_run(os.path.join(cls.tmp.name, "run"), condition="types")
+    cls.model = run_load.load_model(run_dir)[0]
+    export_dir = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "export"),
+                                   config_json=config.to_json())
+    cls.from_run = generation.load(run_dir)
+    cls.from_export = generation.load(export_dir)
+    cls.png = write_sprite(os.path.join(cls.tmp.name, "a.png"), 40, 30)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def test_the_condition_is_recorded(self):
+    self.assertTrue(self.model.conditional)
+    self.assertEqual(self.from_run.config.condition, "types")
+    self.assertEqual(self.from_export.config.condition, "types")
+
+  def test_both_forms_make_the_same_sprites_of_a_type(self):
+    fire = self.from_run.parse_types("fire")
+    a = self.from_run.sample(5, 1.0, seed=2, types=fire)
+    self.assertAllClose(a, self.from_export.sample(5, 1.0, seed=2, types=fire), atol=1e-5)
+    # The blends of fire sprites, decoded given Fire.
+    codes = self.model.sample_codes(5, seed=[2, 0], types=fire)
+    self.assertAllClose(a, self.model.render(codes, fire), atol=1e-5)
+
+  def test_restyle_gives_the_sprite_itself_then_one_per_species(self):
+    sprite = self.from_run.read_sprite(self.png)
+    water_flying = self.from_run.parse_types("water,flying")
+    both = [g.restyle(sprite, 10, water_flying) for g in (self.from_run, self.from_export)]
+    self.assertEqual(both[0].shape, (7, 32, 32, 4))  # itself, and six species of the types
+    self.assertAllClose(both[0], both[1], atol=1e-5)
+    code = self.model.encode(sprite[None]).mean()
+    itself = self.model.render(self.model.recondition(code, None, water_flying), water_flying)
+    self.assertAllClose(both[0][:1], itself, atol=1e-5)
 
 
 if __name__ == "__main__":

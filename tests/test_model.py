@@ -210,7 +210,7 @@ class FromConfigTest(tf.test.TestCase):
         "likelihood", "logistic_mixtures", "palette_size", "palette_offset", "prior",
         "prior_components", "grid_size",
         "grid_channels", "grid_prior", "grid_temperature", "sampler", "expost_latents",
-        "expost_components", "compute_dtype", "name"])
+        "expost_components", "condition", "compute_dtype", "name"])
 
   def test_the_built_model_is_the_configs(self):
     config = config_lib.preset("smoke", channels=3, latent_dim=5, grid_size=0, sampler="prior",

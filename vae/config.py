@@ -33,11 +33,10 @@ SAMPLERS = ("prior", "expost", "blend")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
-# What the networks are conditioned on. Only "none" is built: sprites of a type
-# come from the blend sampler's types (vae/samplers/blend.py); a conditional
-# encoder and decoder (Sohn et al. 2015) are not. The field stays so that the
-# config.json files that name it load.
-CONDITIONS = ("none",)
+# What the encoder and decoder are conditioned on: nothing, or each sprite's
+# types (a conditional VAE, vae/conditioning.py), which needs data with a
+# types table.
+CONDITIONS = ("none", "types")
 
 # The DataConfig fields, which flags and old flat config.json files name directly.
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(DataConfig))
@@ -71,7 +70,8 @@ class Config:
   sampler: str = "blend"  # prior | expost | blend: where samples draw their codes from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/samplers/mixture.py).
   expost_components: int = 4  # most components of the ex-post mixture.
-  condition: str = "none"  # none: what the networks are conditioned on (see CONDITIONS).
+  condition: str = "none"  # none | types: what the encoder and decoder are conditioned on.
+  condition_dropout: float = 0.1  # types: share of training sprites whose types are hidden.
 
   # Objective: loss = distortion + beta * rate (or the capacity form).
   beta: float = 1.0
@@ -140,11 +140,9 @@ class Config:
     check_choice("grid_prior", self.grid_prior, GRID_PRIORS)
     check_choice("expost_latents", self.expost_latents, EXPOST_LATENTS)
     check_choice("dashboard", self.dashboard, DASHBOARDS)
-    if self.condition != "none":
-      raise ValueError(
-          f"condition must be none, got {self.condition!r}: a model conditioned on types is not "
-          "built; for sprites of a type, train with --sampler blend on data with a types table "
-          "and use generate.py --type")
+    check_choice("condition", self.condition, CONDITIONS)
+    if not 0 <= self.condition_dropout < 1:
+      raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
     # The model's stages halve the image; DataConfig allows any size from 8 px.
     if self.data.image_size not in (32, 64, 96, 128):
       raise ValueError(
@@ -185,6 +183,9 @@ PRESETS = {
     # The best model of the ablation (bench/README.md, section 8); how long it
     # trains on two CPU cores is measured in README.md.
     "default": dict(),
+    # The default conditioned on the sprites' types (vae/conditioning.py): its
+    # figures beside the default's are in README.md ("Sprites of a type").
+    "conditional": dict(condition="types"),
     # Longer and wider, for a GPU or a patient user.
     "quality": dict(widths=(32, 64, 128, 256), res_blocks=1, latent_dim=128,
                     grid_channels=8, logistic_mixtures=3, epochs=1000,

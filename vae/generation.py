@@ -136,7 +136,8 @@ class Generator:
 
   def restyle(self, image, n, types):
     """Up to n images of one sprite blended halfway with its nearest training sprites of
-    `types`, one per species, nearest first (`VAE.restyle_codes`)."""
+    `types`, one per species, nearest first (`VAE.restyle_codes`); a conditional model's
+    first is the sprite itself decoded given `types` (`VAE.recondition`)."""
     return np.asarray(self._restyle(tf.constant(image[None], tf.float32),
                                     tf.constant(n, tf.int32), tf.constant(types, tf.float32)))
 
@@ -175,16 +176,15 @@ def load(path, which="best", log=print):
   encode = tf.function(lambda x: model.encode(x).mean(), input_signature=[images])
   render = tf.function(model.render,
                        input_signature=[tf.TensorSpec([None, model.code_dim], tf.float32)])
-  if not model.expost.holds_types:
+  if not (model.expost.holds_types or model.conditional):
     return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
                      model.sampler_name, sample, encode, render)
   types = tf.TensorSpec([len(TYPE_NAMES)], tf.float32)
   sample_types = tf.function(
       lambda n, temperature, s, t: model.sample(n, temperature=temperature, seed=s, types=t),
       input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), seed, types])
-  restyle = tf.function(
-      lambda x, n, t: model.render(model.restyle_codes(model.encode(x).mean()[0], n, t)),
-      input_signature=[images, tf.TensorSpec([], tf.int32), types])
+  restyle = tf.function(lambda x, n, t: model.restyle(x, n, t),
+                        input_signature=[images, tf.TensorSpec([], tf.int32), types])
   return Generator(model.image_size, model.channels, model.code_dim, prefix, config,
                    model.sampler_name, sample, encode, render, TYPE_NAMES, sample_types, restyle)
 

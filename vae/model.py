@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from common.errors import check_choice
+from vae import conditioning
 from vae import config as config_lib
 from vae import hierarchy
 from vae import layers
@@ -70,6 +71,7 @@ class VAE(tf.Module):
                grid_temperature=_DEFAULT.grid_temperature, sampler=_DEFAULT.sampler,
                expost_latents=_DEFAULT.expost_latents,
                expost_components=_DEFAULT.expost_components,
+               condition=_DEFAULT.condition,
                compute_dtype=tf.float32, name=None):
     """Creates the model and all its variables.
 
@@ -116,6 +118,13 @@ class VAE(tf.Module):
         detail as uncorrelated noise; a full-covariance density over the
         whole code keeps the cells' correlations (outlines stay lines).
       expost_components: most mixture components the ex-post density may use.
+      condition: "none", or "types": a conditional VAE (`vae/conditioning.py`)
+        whose encoder and decoder take each sprite's types, multi-hot over
+        `pipelines.types_table.TYPE_NAMES`, as `types` [B, T]: q(z|x, y),
+        p(x|z, y), with the prior p(z) unconditional. Every method below that
+        takes `types` reads None as zeros, "a sprite of any type", and one
+        row [T] as that row for the whole batch; an unconditional model
+        ignores them in the networks.
       compute_dtype: dtype of the network arithmetic (e.g. tf.bfloat16);
         variables and distributions stay float32.
       name: module name.
@@ -125,6 +134,7 @@ class VAE(tf.Module):
     widths = tuple(widths)
     networks.check_geometry(image_size, channels, widths)
     check_choice("sampler", sampler, config_lib.SAMPLERS)
+    check_choice("condition", condition, conditioning.CONDITIONS)
     sizes = [image_size // 2**(k + 1) for k in range(len(widths))]
     if grid_size and grid_size not in sizes:
       raise ValueError(
@@ -136,6 +146,8 @@ class VAE(tf.Module):
     self.grid_size = grid_size
     self.grid_channels = grid_channels if grid_size else 0
     self.grid_temperature = grid_temperature
+    self.condition = condition
+    self.num_conditions = conditioning.num_conditions(condition)
     self.code_dim = latent_dim + grid_size * grid_size * self.grid_channels
     # The grid sits on encoder stage k's output; the decoder reaches the same
     # size after len(widths) - 1 - k of its stages.
@@ -144,7 +156,7 @@ class VAE(tf.Module):
     net_args = dict(image_size=image_size, channels=channels,
                     latent_dim=latent_dim, widths=widths,
                     res_blocks=res_blocks, groups=groups,
-                    compute_dtype=compute_dtype)
+                    num_conditions=self.num_conditions, compute_dtype=compute_dtype)
     with self.name_scope:
       self.encoder = networks.Encoder(**net_args, norm=norm, name="encoder")
       self.decoder = networks.Decoder(
@@ -201,17 +213,22 @@ class VAE(tf.Module):
       return z1
     return tf.concat([z1, tf.reshape(z2, [tf.shape(z2)[0], -1])], axis=-1)
 
-  def encode(self, x):
-    """q(code|x) for images x [B, S, S, C] in [0, 1], event_shape [code_dim].
+  @property
+  def conditional(self):
+    """Whether the encoder and decoder take the sprites' types (`condition` "types")."""
+    return bool(self.num_conditions)
+
+  def encode(self, x, types=None):
+    """q(code|x) (q(code|x, types)) for images x [B, S, S, C] in [0, 1], event_shape [code_dim].
 
     With a grid, q(z2|x, z1) is taken at z1 = the mean of q(z1|x): the
     returned distribution is what `mean()` and `stddev()` of a code need
     (interpolation, export), not the joint posterior; `infer` draws from that.
     """
-    posterior, features = self.encoder.with_features(x)
+    posterior, features = self.encoder.with_features(x, types)
     if not self.grid_size:
       return posterior
-    h = self.decoder.top(posterior.mean(), self._grid_top_stages)
+    h = self.decoder.top(posterior.mean(), self._grid_top_stages, types)
     grid_posterior = self.grid.posterior(h, features[self._grid_stage]).distribution
     batch = tf.shape(x)[0]
     loc = tf.concat([posterior.mean(), tf.reshape(grid_posterior.loc, [batch, -1])], -1)
@@ -220,12 +237,13 @@ class VAE(tf.Module):
     return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1,
                            name="posterior")
 
-  def infer(self, x, noise):
+  def infer(self, x, noise, types=None):
     """One reparameterised draw from the posterior, and what the bounds need.
 
     Args:
       x: images [B, S, S, C] in [0, 1].
       noise: standard normal draws [B, code_dim].
+      types: the images' condition [B, T] (see `__init__`'s `condition`).
 
     Returns:
       A dict: "code" [B, code_dim]; "likelihood" p(x|code); "rate_per_dim"
@@ -233,16 +251,16 @@ class VAE(tf.Module):
       priors, see `priors.rate_per_dim` for the mixture); "log_q" and
       "log_p", log q(code|x) and log p(code) [B] at the draw.
     """
-    posterior, features = self.encoder.with_features(x)
+    posterior, features = self.encoder.with_features(x, types)
     z1 = posterior.mean() + posterior.stddev() * noise[:, :self.latent_dim]
     prior = self.prior()
     rate = priors.rate_per_dim(posterior, prior, z1)
     log_q = posterior.log_prob(z1)
     log_p = prior.log_prob(z1)
     if not self.grid_size:
-      return dict(code=z1, likelihood=self.decoder(z1), rate_per_dim=rate,
+      return dict(code=z1, likelihood=self.decoder(z1, types), rate_per_dim=rate,
                   log_q=log_q, log_p=log_p)
-    h = self.decoder.top(z1, self._grid_top_stages)
+    h = self.decoder.top(z1, self._grid_top_stages, types)
     grid_posterior = self.grid.posterior(h, features[self._grid_stage])
     _, eps = self._split(noise)
     q2 = grid_posterior.distribution
@@ -258,30 +276,30 @@ class VAE(tf.Module):
                 log_q=log_q + grid_posterior.log_prob(z2),
                 log_p=log_p + grid_prior.log_prob(z2))
 
-  def decode(self, code):
-    """Returns p(x|code) for codes [B, code_dim]."""
+  def decode(self, code, types=None):
+    """Returns p(x|code) (p(x|code, types)) for codes [B, code_dim]."""
     z1, z2 = self._split(code)
     if z2 is None:
-      return self.decoder(z1)
-    h = self.decoder.top(z1, self._grid_top_stages)
+      return self.decoder(z1, types)
+    h = self.decoder.top(z1, self._grid_top_stages, types)
     return self.decoder.bottom(self.grid.inject(h, z2), self._grid_top_stages, z1)
 
   def prior(self, temperature=1.0):
     """Returns p(z1), event_shape [latent_dim]; see `vae/priors.py`."""
     return self.prior_module(temperature)
 
-  def render(self, code):
-    """Images [B, S, S, C] in [0, 1] that p(x|code) stands for.
+  def render(self, code, types=None):
+    """Images [B, S, S, C] in [0, 1] that p(x|code) (p(x|code, types)) stands for.
 
     The most probable level of each channel for the logistic likelihood
     (see `LogisticLikelihood.render`), each pixel's most probable palette
     colour for the palette likelihood, the mean for the others.
     """
-    return self.decoder.likelihood.render(self.decode(code))
+    return self.decoder.likelihood.render(self.decode(code, types))
 
-  def image(self, code):
-    """A differentiable stand-in for `render(code)` (the likelihood's `image`)."""
-    return self.decoder.likelihood.image(self.decode(code))
+  def image(self, code, types=None):
+    """A differentiable stand-in for `render(code, types)` (the likelihood's `image`)."""
+    return self.decoder.likelihood.image(self.decode(code, types))
 
   def split_code(self, code):
     """(z1 [B, latent_dim], z2 [B, g, g, c] or None) of flat codes [B, code_dim]."""
@@ -291,20 +309,22 @@ class VAE(tf.Module):
     """Flat codes [B, code_dim] of z1 and the grid z2 (None without a grid)."""
     return self._join(z1, z2)
 
-  def grid_given(self, z1, temperature=1.0, seed=None):
-    """A grid z2 [B, g, g, c] drawn from p(z2|z1) at `temperature`; None without a grid."""
+  def grid_given(self, z1, temperature=1.0, seed=None, types=None):
+    """A grid z2 [B, g, g, c] drawn from p(z2|z1) (p(z2|z1, types)) at `temperature`;
+    None without a grid."""
     if not self.grid_size:
       return None
-    h = self.decoder.top(z1, self._grid_top_stages)
+    h = self.decoder.top(z1, self._grid_top_stages, types)
     return self.grid.sample(h, temperature, seed=seed)
 
-  def grid_centre(self, z1):
-    """The location of p(z2|z1) that depends on z1 alone [B, g, g, c]: what a grid's detail deviates from."""
-    return self.grid.prior_mean(self.decoder.top(z1, self._grid_top_stages))
+  def grid_centre(self, z1, types=None):
+    """The location of p(z2|z1) that depends on z1 (and types) alone [B, g, g, c]: what a
+    grid's detail deviates from."""
+    return self.grid.prior_mean(self.decoder.top(z1, self._grid_top_stages, types))
 
-  def reconstruct(self, x):
-    """Renders the decoding of the posterior mean of x."""
-    return self.render(self.encode(x).mean())
+  def reconstruct(self, x, types=None):
+    """Renders the decoding of the posterior mean of x (given the images' `types`)."""
+    return self.render(self.encode(x, types).mean(), types)
 
   def sample_codes(self, n, temperature=1.0, seed=None, sampler=None, types=None):
     """Draws n codes from the model's sampler, `self.expost` (see `vae/samplers/`).
@@ -319,22 +339,31 @@ class VAE(tf.Module):
       sampler: "prior" draws from the prior whatever the model's sampler;
         another kind must be the model's own.
       types: None, or multi-hot float [T] over `pipelines.types_table.TYPE_NAMES`:
-        codes of sprites of those types, from a sampler that `holds_types`.
+        codes of sprites of those types, from a sampler that `holds_types`
+        (any sampler of a conditional model, which decodes them with `types`).
 
     Returns:
       Codes [n, code_dim].
     """
+    return self.sample_conditioned(n, temperature, seed, sampler, types)[0]
+
+  def sample_conditioned(self, n, temperature=1.0, seed=None, sampler=None, types=None):
+    """`sample_codes`, and the condition [n, T] each code is decoded with (None for an
+    unconditional model): `types` for every code where given, else the sampler's
+    (`Sampler.sample_conditioned`)."""
     if sampler == "prior":
       chosen = samplers.prior.PriorSampler()
     elif sampler in (None, self.sampler):
       chosen = self.expost
     else:
       raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
-    if types is not None:
+    if types is not None and not self.conditional:
       _check_holds_types(chosen)
-    return chosen.sample_codes(self, n, temperature, seed, types=types)
+    if not self.conditional:
+      return chosen.sample_codes(self, n, temperature, seed, types=types), None
+    return chosen.sample_conditioned(self, n, temperature, seed, types=types)
 
-  def full_length_detail(self, codes, shares):
+  def full_length_detail(self, codes, shares, types=None):
     """Blended codes [B, code_dim] with the grid's deviation from `grid_centre` rescaled by
     1 / sqrt(sum of the shares squared), `shares` [B, k] each blend's parents' shares
     (two parents a share t of the way from one to the other: [1 - t, t]).
@@ -347,26 +376,68 @@ class VAE(tf.Module):
     mean at the blended z1, the blend keeps its parents' contrast: the reason
     slerp is preferred to a straight line between Gaussian codes (White 2016,
     "Sampling Generative Networks"). Its effect on the samples' sharpness is
-    in bench/README.md, section 11.
+    in bench/README.md, section 11. `types` [B, T] are the blends' conditions,
+    for a conditional model.
     """
     if not self.grid_size:
       return codes
     z1, z2 = self._split(codes)
-    centre = self.grid_centre(z1)
+    centre = self.grid_centre(z1, types)
     shrink = tf.sqrt(tf.reduce_sum(shares**2, 1, keepdims=True))[:, :, None, None]
     return self._join(z1, centre + (z2 - centre) / shrink)
 
-  def restyle_codes(self, code, n, types):
+  def restyle_codes(self, code, n, types, own_types=None):
     """Up to n codes of the sprite with code `code` [code_dim] restyled toward `types`
     [T] multi-hot: blended with its nearest training codes of those types, one per
-    species (`BlendSampler.toward`), the grid's detail kept at full length."""
-    _check_holds_types(self.expost)
-    codes, t = self.expost.toward(code, n, types)
-    return self.full_length_detail(codes, samplers.blend.shares(t))
+    species (`BlendSampler.toward`), the grid's detail kept at full length.
+
+    A conditional model decodes them given `types` (`restyle`). Its first code is
+    the sprite's own, encoded given `own_types` [T] (None: unknown) and moved to
+    the new condition (`recondition`): restyled by the condition alone; the
+    blends start from that code. Without a sampler that holds types it gives
+    that one code.
+    """
+    if not self.conditional:
+      _check_holds_types(self.expost)
+    own = self.recondition(tf.reshape(tf.cast(code, tf.float32), [1, -1]),
+                           None if own_types is None else tf.reshape(own_types, [1, -1]),
+                           types)
+    if not self.expost.holds_types:
+      return own
+    codes, t = self.expost.toward(own[0], n - 1 if self.conditional else n, types)
+    conditions = None
+    if self.conditional:
+      conditions = conditioning.as_batch(types, tf.shape(codes)[0], self.num_conditions)
+    codes = self.full_length_detail(codes, samplers.blend.shares(t), conditions)
+    return tf.concat([own, codes], 0) if self.conditional else codes
+
+  def recondition(self, code, own_types, types):
+    """Codes [B, code_dim] encoded given `own_types` moved to the condition `types`: the
+    grid's deviation from its centre given z1 and the own types (`grid_centre`), which
+    carries the sprite's detail, is kept, about the centre given z1 and the new types.
+
+    The grid's posterior is a shift of its prior's location (`vae/hierarchy.py`), so a
+    grid kept as it is would keep what the old condition's prior put there (the
+    colours of the old type); decoding this code given `types` restyles the sprite.
+    An unconditional model's codes are returned as they are.
+    """
+    if not (self.conditional and self.grid_size):
+      return code
+    z1, z2 = self._split(code)
+    return self._join(z1, self.grid_centre(z1, types) + z2 - self.grid_centre(z1, own_types))
+
+  def restyle(self, image, n, types, own_types=None):
+    """Renders `restyle_codes` of `image` [1, S, S, C] (encoded given `own_types` [T],
+    None for unknown), decoded given `types` [T]: images [m, S, S, C], m <= n."""
+    own = None if own_types is None else tf.reshape(own_types, [1, -1])
+    code = self.encode(image, own).mean()[0]
+    codes = self.restyle_codes(code, n, types, own_types)
+    return self.render(codes, types if self.conditional else None)
 
   def sample(self, n, temperature=1.0, seed=None, sampler=None, types=None):
-    """Renders n codes from `sample_codes`: images [n, S, S, C] in [0, 1]."""
-    return self.render(self.sample_codes(n, temperature, seed, sampler, types))
+    """Renders n codes from `sample_codes` (given their conditions, `sample_conditioned`):
+    images [n, S, S, C] in [0, 1]."""
+    return self.render(*self.sample_conditioned(n, temperature, seed, sampler, types))
 
 
 def _check_holds_types(sampler):

@@ -13,6 +13,7 @@ distributions, not tensors.
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vae import conditioning
 from vae import layers
 
 tfd = tfp.distributions
@@ -68,8 +69,8 @@ class Encoder(tf.Module):
   """Maps images [B, S, S, C] in [0, 1] to the posterior q(z|x)."""
 
   def __init__(self, *, image_size, channels, latent_dim, widths,
-               res_blocks=0, norm="group", groups=8, compute_dtype=tf.float32,
-               name=None):
+               res_blocks=0, norm="group", groups=8, num_conditions=0,
+               compute_dtype=tf.float32, name=None):
     """Creates the encoder.
 
     Args:
@@ -81,12 +82,15 @@ class Encoder(tf.Module):
       res_blocks: residual blocks after each stage.
       norm: "group" or "none".
       groups: channel groups of the group normalisation.
+      num_conditions: length T of a condition y [B, T] (`vae/conditioning.py`)
+        whose embedding shifts the posterior's parameters; 0 for none.
       compute_dtype: dtype of the arithmetic; variables stay float32.
       name: module name.
     """
     super().__init__(name=name)
     check_geometry(image_size, channels, widths)
     self.latent_dim = latent_dim
+    self.num_conditions = num_conditions
     self.compute_dtype = tf.as_dtype(compute_dtype)
     has_norm = norm != "none"
     final = image_size // 2 ** len(widths)
@@ -101,13 +105,17 @@ class Encoder(tf.Module):
       self.to_posterior = layers.Linear(
           final * final * widths[-1], 2 * latent_dim,
           compute_dtype=compute_dtype, name="to_posterior")
+      self.condition = (conditioning.TypeEmbedding(num_conditions, 2 * latent_dim,
+                                                   compute_dtype=compute_dtype, name="condition")
+                        if num_conditions else None)
 
-  def __call__(self, x):
-    """Returns q(z|x): batch_shape [B], event_shape [latent_dim]."""
-    return self.with_features(x)[0]
+  def __call__(self, x, y=None):
+    """Returns q(z|x) (q(z|x, y) with conditions): batch_shape [B], event_shape [latent_dim]."""
+    return self.with_features(x, y)[0]
 
-  def with_features(self, x):
-    """Returns q(z|x) and every stage's feature map, highest resolution first."""
+  def with_features(self, x, y=None):
+    """Returns q(z|x) (or q(z|x, y), y [B, T] or None for zeros) and every stage's
+    feature map, highest resolution first."""
     # Centre the [0, 1] data on zero, where the initialisation assumes it.
     h = tf.cast(x, self.compute_dtype) * 2.0 - 1.0
     features = []
@@ -115,7 +123,11 @@ class Encoder(tf.Module):
       h = stage(h)
       features.append(h)
     h = tf.reshape(h, [tf.shape(h)[0], self.to_posterior.input_size])
-    params = tf.cast(self.to_posterior(h), tf.float32)
+    params = self.to_posterior(h)
+    if self.condition is not None:
+      params = params + self.condition(conditioning.as_batch(y, tf.shape(x)[0],
+                                                             self.num_conditions))
+    params = tf.cast(params, tf.float32)
     loc, raw_scale = tf.split(params, 2, axis=-1)
     scale = (tf.nn.softplus(raw_scale + _UNIT_SCALE_SHIFT)
              + POSTERIOR_SCALE_FLOOR)
@@ -128,12 +140,13 @@ class Decoder(tf.Module):
   """Maps latents [B, latent_dim] to the likelihood p(x|z)."""
 
   def __init__(self, *, image_size, channels, latent_dim, widths, likelihood,
-               res_blocks=0, norm="group", groups=8, compute_dtype=tf.float32,
-               name=None):
+               res_blocks=0, norm="group", groups=8, num_conditions=0,
+               compute_dtype=tf.float32, name=None):
     """Creates the decoder.
 
-    Takes the arguments of `Encoder`, whose `widths` it visits in reverse,
-    and a likelihood head:
+    Takes the arguments of `Encoder`, whose `widths` it visits in reverse
+    (a condition's embedding is added to the first feature map, so every
+    later stage and a latent grid's prior see it), and a likelihood head:
 
     Args:
       likelihood: a likelihood head from `vae.likelihoods`; its
@@ -144,6 +157,7 @@ class Decoder(tf.Module):
     check_geometry(image_size, channels, widths)
     self.compute_dtype = tf.as_dtype(compute_dtype)
     self.likelihood = likelihood
+    self.num_conditions = num_conditions
     has_norm = norm != "none"
     final = image_size // 2 ** len(widths)
     self._initial_shape = [final, final, widths[-1]]
@@ -151,6 +165,9 @@ class Decoder(tf.Module):
       self.from_latent = layers.Linear(
           latent_dim, final * final * widths[-1], gain=layers.ACTIVATION_GAIN,
           compute_dtype=compute_dtype, name="from_latent")
+      self.condition = (conditioning.TypeEmbedding(num_conditions, final * final * widths[-1],
+                                                   compute_dtype=compute_dtype, name="condition")
+                        if num_conditions else None)
       self.initial_norm = layers.make_norm(norm, widths[-1], groups,
                                            "initial_norm")
       self.initial_blocks = [
@@ -173,17 +190,20 @@ class Decoder(tf.Module):
           widths[0], likelihood.params_channels, gain=0.01,
           compute_dtype=compute_dtype, name="to_params")
 
-  def __call__(self, z):
-    """Returns p(x|z): batch_shape [B], event_shape [S, S, C]."""
-    return self.bottom(self.top(z), z=z)
+  def __call__(self, z, y=None):
+    """Returns p(x|z) (p(x|z, y) with conditions): batch_shape [B], event_shape [S, S, C]."""
+    return self.bottom(self.top(z, y=y), z=z)
 
-  def top(self, z, stages=None):
+  def top(self, z, stages=None, y=None):
     """Feature map after the first `stages` upsampling stages (default all).
 
-    `top(z, k)` followed by `bottom(h, k)` is `__call__(z)`: a latent grid
-    enters between the two (`vae/hierarchy.py`).
+    `top(z, k, y)` followed by `bottom(h, k)` is `__call__(z, y)`: a latent
+    grid enters between the two (`vae/hierarchy.py`). `y` [B, T] is the
+    condition of a conditional decoder (None: zeros); others ignore it.
     """
     h = self.from_latent(z)
+    if self.condition is not None:
+      h = h + self.condition(conditioning.as_batch(y, tf.shape(z)[0], self.num_conditions))
     h = tf.reshape(h, [tf.shape(h)[0]] + self._initial_shape)
     if self.initial_norm is not None:
       h = self.initial_norm(h)

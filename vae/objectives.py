@@ -40,12 +40,14 @@ from vae import layers
 tfd = tfp.distributions
 
 
-def elbo_terms(model, x, *, seed=None, noise=None, foreground=False, with_draw=False):
+def elbo_terms(model, x, *, types=None, seed=None, noise=None, foreground=False,
+               with_draw=False):
   """Per-image terms of the ELBO from one posterior sample.
 
   Args:
     model: a `vae.model.VAE`.
     x: images [B, S, S, C] in [0, 1].
+    types: their condition [B, T] for a conditional model (None: zeros).
     seed: seed of the posterior sample: a stateless seed (pair of ints or
       int32 [2] tensor) for reproducible results, or an int or None.
     noise: optional standard normal draws [B, model.code_dim] to use instead
@@ -70,7 +72,7 @@ def elbo_terms(model, x, *, seed=None, noise=None, foreground=False, with_draw=F
   if noise is None:
     noise = tf.random.stateless_normal([tf.shape(x)[0], model.code_dim],
                                        tfp.random.sanitize_seed(seed))
-  draw = model.infer(x, noise)
+  draw = model.infer(x, noise, types)
   distortion = -draw["likelihood"].log_prob(x)
   rate = tf.reduce_sum(draw["rate_per_dim"], axis=-1)
   terms = {
@@ -147,20 +149,24 @@ def training_loss(terms, *, beta, free_bits=0.0, capacity=None, gamma=1000.0):
   return distortion + tf.cast(beta, tf.float32) * rate
 
 
-def _log_weights(model, x, num_samples, seed):
+def _tile(x, num_samples):
+  """x [B, ...] repeated num_samples times along a new first axis, flattened: [num_samples * B, ...]."""
+  return tf.reshape(tf.broadcast_to(x[None], tf.concat([[num_samples], tf.shape(x)], 0)),
+                    tf.concat([[-1], tf.shape(x)[1:]], 0))
+
+
+def _log_weights(model, x, types, num_samples, seed):
   """log p(x, z_k) - log q(z_k|x) for num_samples draws, [num_samples, B]."""
   batch = tf.shape(x)[0]
-  tiled_x = tf.reshape(
-      tf.broadcast_to(x[None], tf.concat([[num_samples], tf.shape(x)], 0)),
-      tf.concat([[-1], tf.shape(x)[1:]], 0))
+  tiled_x = _tile(x, num_samples)
   noise = tf.random.stateless_normal([num_samples * batch, model.code_dim], seed)
-  draw = model.infer(tiled_x, noise)
+  draw = model.infer(tiled_x, noise, None if types is None else _tile(types, num_samples))
   log_weights = (draw["likelihood"].log_prob(tiled_x) + draw["log_p"]
                  - draw["log_q"])
   return tf.reshape(log_weights, [num_samples, batch])
 
 
-def iwae_bound(model, x, *, k, chunk=100, seed=None):
+def iwae_bound(model, x, *, k, types=None, chunk=100, seed=None):
   """Importance-weighted lower bound on log p(x) with k samples, [B].
 
   The k samples are drawn `chunk` at a time and folded into a running
@@ -173,6 +179,8 @@ def iwae_bound(model, x, *, k, chunk=100, seed=None):
     x: images [B, S, S, C] in [0, 1].
     k: number of importance samples (python int >= 1); k = 1 gives an
       unbiased estimate of the ELBO.
+    types: the images' condition [B, T] for a conditional model: the bound
+      is then on log p(x|types).
     chunk: samples decoded at once.
     seed: as for `elbo_terms`; each chunk gets its own split of it.
 
@@ -185,7 +193,7 @@ def iwae_bound(model, x, *, k, chunk=100, seed=None):
   seeds = tf.stack(tfp.random.split_seed(seed, n=full_chunks + 1))
 
   def add_chunk(total, size, chunk_seed):
-    log_weights = _log_weights(model, x, size, chunk_seed)
+    log_weights = _log_weights(model, x, types, size, chunk_seed)
     return tf.reduce_logsumexp(
         tf.stack([total, tf.reduce_logsumexp(log_weights, axis=0)]), axis=0)
 

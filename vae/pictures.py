@@ -43,7 +43,7 @@ def grid(images, ncols, channels, scale=None):
                               ncols=ncols, scale=scale or display_scale(images.shape[1]))
 
 
-def preview_grid(model, images, z, scale=2):
+def preview_grid(model, images, z, scale=2, types=None, z_types=None):
   """The training loop's picture of an epoch: `images`, their reconstructions, `render(z)`, a row each.
 
   Args:
@@ -51,8 +51,11 @@ def preview_grid(model, images, z, scale=2):
     images: float [N, S, S, C] in [0, 1] (held-out sprites).
     z: latent codes [N, latent_dim] to render as samples.
     scale: nearest-neighbour upscaling, so pixels stay crisp.
+    types, z_types: the conditions [N, T] of `images` and of `z`, for a
+      conditional model (None: zeros).
   """
-  rows = [np.asarray(images), np.asarray(model.reconstruct(images)), np.asarray(model.render(z))]
+  rows = [np.asarray(images), np.asarray(model.reconstruct(images, types)),
+          np.asarray(model.render(z, z_types))]
   return grid(np.concatenate(rows), len(images), model.channels, scale=scale)
 
 

@@ -98,6 +98,8 @@ MEANINGS = {
     "grid_temperature": "sampler scale of the detail latents of those samples",
     "sampler": "what the samples were drawn from: the prior, or a density fitted to the "
                "training codes after training",
+    "condition": "what the encoder and decoder were given beside the image: none, or the "
+                 "sprite's types (a conditional VAE; its likelihood figures are of p(x | types))",
     "expost": "the density fitted to the training codes after training, if any",
     "types": "the type classifier's accuracy on held-out sprites and the share of sprites "
              "generated for each type that it gives that type (see Types below; none: the "

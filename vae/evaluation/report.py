@@ -56,7 +56,7 @@ REPORT_KEYS = (
     "kl_per_dim", "rate_by_level", "recon_psnr", "recon_ssim", "silhouette",
     "sharpness", "alpha_hardness", "fd", "kid", "kid_std", "precision",
     "recall", "density", "coverage", "memorization", "realism", "types", "split", "num_images",
-    "num_samples", "temperature", "grid_temperature", "sampler", "expost", "checkpoint",
+    "num_samples", "temperature", "grid_temperature", "sampler", "condition", "expost", "checkpoint",
     "seed")
 
 # Images per compiled call. The IWAE bound decodes IWAE_BATCH * IWAE_CHUNK
@@ -146,20 +146,36 @@ def _batches(images, size):
   return [images[i:i + size] for i in range(0, len(images), size)]
 
 
+def conditions(model, data, split, limit=None):
+  """The condition of each image of `split` (its first `limit`) for a conditional model,
+  float32 [N, T]; [N, 0] for an unconditional one (`_compiled` takes either)."""
+  if model.conditional:
+    return data.types(split)[:limit]
+  return np.zeros((len(data.array(split)[:limit]), 0), np.float32)
+
+
 def _compiled(model, iw_samples):
-  """The model's per-batch computations, traced once for any batch size."""
+  """The model's per-batch computations, traced once for any batch size.
+
+  `terms` and `iwae` take each image's condition y [B, T] (`conditions`),
+  which an unconditional model ignores.
+  """
   images = tf.TensorSpec([None, *model.image_shape], tf.float32)
+  types = tf.TensorSpec([None, model.num_conditions], tf.float32)
   seed = tf.TensorSpec([2], tf.int32)
 
-  @tf.function(input_signature=[images, seed])
-  def terms(x, seed):
-    out = objectives.elbo_terms(model, x, seed=seed, foreground=True)
-    mean = model.encode(x).mean()
-    return dict(out, mean=mean, reconstruction=model.render(mean))
+  def given(y):
+    return y if model.conditional else None
 
-  @tf.function(input_signature=[images, seed])
-  def iwae(x, seed):
-    return objectives.iwae_bound(model, x, k=iw_samples,
+  @tf.function(input_signature=[images, types, seed])
+  def terms(x, y, seed):
+    out = objectives.elbo_terms(model, x, types=given(y), seed=seed, foreground=True)
+    mean = model.encode(x, given(y)).mean()
+    return dict(out, mean=mean, reconstruction=model.render(mean, given(y)))
+
+  @tf.function(input_signature=[images, types, seed])
+  def iwae(x, y, seed):
+    return objectives.iwae_bound(model, x, k=iw_samples, types=given(y),
                                  chunk=min(iw_samples, IWAE_CHUNK), seed=seed)
 
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
@@ -188,7 +204,8 @@ class Evaluation:
 
 
 def compute_report(model, images, train, heldout=None, *, iw_samples, num_samples,
-                   temperature=1.0, seed=0, groups=None, types=None):
+                   temperature=1.0, seed=0, groups=None, types=None, image_types=None,
+                   train_types=None):
   """Computes the report on `images` (see the module docstring).
 
   Args:
@@ -206,6 +223,8 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       `realism` is None.
     types: the `types_lib.TypeSets` of `train` and `heldout`; without them,
       or with a sampler that holds no types, `types` is None.
+    image_types, train_types: the conditions of `images` and `train`
+      (`conditions`) for a conditional model, which needs them.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -215,9 +234,15 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
     raise EvaluationError(
         f"need at least 2 images and 2 samples, got {len(images)} and {num_samples}")
   heldout = images if heldout is None else heldout
+  if model.conditional and (image_types is None or train_types is None):
+    raise EvaluationError("a model conditioned on types is evaluated on sprites with their types: "
+                          "evaluate on data with a types table")
+  if not model.conditional:
+    image_types = np.zeros((len(images), 0), np.float32)
+    train_types = np.zeros((len(train), 0), np.float32)
   judged_types = _types(model, train, types, seed)
   terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples)
-  terms, iwae = _likelihood_terms(terms_fn, iwae_fn, images, seed)
+  terms, iwae = _likelihood_terms(terms_fn, iwae_fn, images, image_types, seed)
   samples = _draw_samples(sample_fn, num_samples, temperature, seed)
   copies = _near_copies(samples, train, heldout)
   report = dict(
@@ -227,13 +252,14 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       **appearance.compare(heldout, samples=samples, reconstructions=terms["reconstruction"]),
       **_feature_report(images, samples, num_samples, seed),
       memorization=copies["report"],
-      realism=_realism(model, samples, train, heldout, groups, seed),
+      realism=_realism(model, samples, train, train_types, heldout, groups, seed),
       types=judged_types["report"],
       num_images=len(images),
       num_samples=int(num_samples),
       temperature=float(temperature),
       grid_temperature=float(model.grid_temperature) if model.grid_size else None,
       sampler=model.sampler,
+      condition=model.condition,
       expost=model.expost.describe(),
       seed=int(seed))
   pixel = copies["pixel"]
@@ -242,16 +268,16 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
                     judged_types["samples"], judged_types["real"])
 
 
-def _likelihood_terms(terms_fn, iwae_fn, images, seed):
+def _likelihood_terms(terms_fn, iwae_fn, images, image_types, seed):
   """Every image's ELBO terms, posterior mean and reconstruction, and its IWAE bound."""
-  batches = _batches(images, BATCH)
-  parts = [terms_fn(tf.constant(x), s)
-           for x, s in zip(batches, _stream(seed, _ELBO_STREAM, len(batches)))]
+  batches = list(zip(_batches(images, BATCH), _batches(image_types, BATCH)))
+  parts = [terms_fn(tf.constant(x), tf.constant(y), s)
+           for (x, y), s in zip(batches, _stream(seed, _ELBO_STREAM, len(batches)))]
   terms = {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
-  iwae_batches = _batches(images, IWAE_BATCH)
+  iwae_batches = list(zip(_batches(images, IWAE_BATCH), _batches(image_types, IWAE_BATCH)))
   iwae = np.concatenate([
-      iwae_fn(tf.constant(x), s).numpy()
-      for x, s in zip(iwae_batches, _stream(seed, _IWAE_STREAM, len(iwae_batches)))])
+      iwae_fn(tf.constant(x), tf.constant(y), s).numpy()
+      for (x, y), s in zip(iwae_batches, _stream(seed, _IWAE_STREAM, len(iwae_batches)))])
   return terms, iwae
 
 
@@ -324,15 +350,15 @@ def _near_copies(samples, train, heldout):
 
 def _types(model, train, types, seed):
   """The type classifier and the conditional accuracy (`types_lib.judge_model`), where the
-  data has types and the model's sampler holds them."""
-  if types is None or not model.expost.holds_types:
+  data has types and the model's sampler holds them (or the model is conditioned on them)."""
+  if types is None or not (model.expost.holds_types or model.conditional):
     return dict(report=None, samples=None, real=None)
   report, samples = types_lib.judge_model(model, train, types, seed=seed)
   real = {name: train[types.train[:, types.names.index(name)] > 0] for name in samples}
   return dict(report=report, samples=samples, real=real)
 
 
-def _realism(model, samples, train, heldout, groups, seed):
+def _realism(model, samples, train, train_types, heldout, groups, seed):
   """The two-sample tests (`realism.realism`) of samples, reconstructions of training
   sprites and real training sprites against the held-out sprites; None for too few."""
   count = min(len(samples), len(heldout), len(train))
@@ -340,8 +366,10 @@ def _realism(model, samples, train, heldout, groups, seed):
     return None
   train_groups, heldout_groups = (np.asarray(g) for g in groups)
   pick = np.sort(np.random.default_rng(seed).permutation(len(train))[:count])
-  reconstructions = np.concatenate([model.reconstruct(tf.constant(x)).numpy()
-                                    for x in _batches(train[pick], BATCH)])
+  given = (lambda y: tf.constant(y)) if model.conditional else (lambda y: None)
+  reconstructions = np.concatenate([
+      model.reconstruct(tf.constant(x), given(y)).numpy()
+      for x, y in zip(_batches(train[pick], BATCH), _batches(train_types[pick], BATCH))])
   return realism.realism(heldout, heldout_groups, dict(
       samples=(samples, None),
       reconstructions=(reconstructions, train_groups[pick]),
@@ -375,7 +403,17 @@ def ensure_expost(model, prefix, train, val, train_groups=None, train_types=None
                and not model.expost.holds_types))
   if refitted:
     val = val()
-    samplers.fit_model(model, _batches(train, BATCH), _batches(val, BATCH), step,
+    if model.conditional:
+      if train_types is None:
+        raise EvaluationError("a model conditioned on types refits its sampler on sprites with "
+                              "their types: evaluate on data with a types table")
+      train_batches = list(zip(_batches(train, BATCH), _batches(train_types, BATCH)))
+      # The validation codes are encoded as sprites of unknown types.
+      val_batches = [(x, np.zeros((len(x), model.num_conditions), np.float32))
+                     for x in _batches(val, BATCH)]
+    else:
+      train_batches, val_batches = _batches(train, BATCH), _batches(val, BATCH)
+    samplers.fit_model(model, train_batches, val_batches, step,
                        train_groups=train_groups, train_types=train_types)
   return refitted
 
@@ -405,7 +443,13 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
   sets = type_sets(data)
   refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data=data)[0],
                            train_groups, None if sets is None else sets.train)
-  result = compute_report(model, images, train, heldout, groups=groups, types=sets, **settings)
+  if model.conditional and sets is None:
+    raise EvaluationError(f"{path} is conditioned on types and {data.config.folder} has no types "
+                          "table: evaluate on data with one (see README, Data)")
+  image_types = conditions(model, data, split, limit) if model.conditional else None
+  train_types = conditions(model, data, "train") if model.conditional else None
+  result = compute_report(model, images, train, heldout, groups=groups, types=sets,
+                          image_types=image_types, train_types=train_types, **settings)
   result.report.update(split=split, checkpoint=prefix)
   if result.report["expost"] is not None:
     result.report["expost"]["refitted_here"] = refitted

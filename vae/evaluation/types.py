@@ -308,8 +308,12 @@ def one_hot(name, names) -> np.ndarray:
 
 
 def judged_types(model, type_sets) -> list:
-  """The types `judge_model` generates for: enough training sprites, two species in the sampler."""
+  """The types `judge_model` generates for: enough training sprites, and two species of
+  the type in a sampler that holds types (a conditional model's other samplers draw
+  any code, which its decoder takes with the type)."""
   counts = type_sets.train.sum(axis=0)
+  if model.conditional and not model.expost.holds_types:
+    return [name for i, name in enumerate(type_sets.names) if counts[i] >= MIN_TRAINING_SPRITES]
   species = model.expost.type_species()
   return [name for i, name in enumerate(type_sets.names)
           if counts[i] >= MIN_TRAINING_SPRITES and len(species) > i and species[i] >= 2]

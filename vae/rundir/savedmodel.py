@@ -42,18 +42,26 @@ Signatures (S = image size, C = channels, D = latent size, N = batch):
       decode(encode(images).mean).
 
 Where the run's sampler holds the training sprites' types (the blend sampler
-of data with a types table), two more, over the T = 18 types of
+of data with a types table), or the model is conditioned on types
+(`--condition types`), two more, over the T = 18 types of
 `pipelines.types_table.TYPE_NAMES` (Normal, Fighting, ..., Fairy, in that
 order; the module's `type_names` variable lists them):
 
   sample_types(count: int32 [], temperature: float32 [], seed: int32 [2] or [0],
                types: float32 [T] multi-hot, one or two types)
       -> images: float32 [count, S, S, C] in [0, 1]
-      As `sample`, every sprite a blend of two training sprites of those types.
+      As `sample`, every sprite a blend of two training sprites of those types
+      (a conditional model decodes each with those types as its condition).
   restyle(images: float32 [1, S, S, C] in [0, 1], count: int32 [], types: float32 [T])
       -> images: float32 [M, S, S, C] in [0, 1], M <= count
       The sprite blended halfway with its nearest training sprites of those
-      types, one per species, nearest first.
+      types, one per species, nearest first. A conditional model gives first
+      the sprite itself decoded with those types, then those blends decoded
+      with them.
+
+A conditional model's encode, decode and reconstruct take no types: they
+read the image as a sprite of any type (the condition of all zeros, which
+its training taught it by hiding some sprites' types).
 
 Channel layout: C = 4 is PREMULTIPLIED RGBA (colour already multiplied by
 alpha; a transparent pixel is exactly 0, 0, 0, 0), C = 3 is RGB. To view an
@@ -93,7 +101,7 @@ class ExportedVAE(tf.Module):
     self.encode = tf.function(self._encode, input_signature=[images])
     self.decode = tf.function(self._decode, input_signature=[z])
     self.reconstruct = tf.function(self._reconstruct, input_signature=[images])
-    self.holds_types = model.expost.holds_types
+    self.holds_types = model.expost.holds_types or model.conditional
     if self.holds_types:
       self.type_names = tf.Variable(list(TYPE_NAMES), trainable=False, name="type_names")
       types = tf.TensorSpec([len(TYPE_NAMES)], tf.float32, name="types")
@@ -120,8 +128,7 @@ class ExportedVAE(tf.Module):
                                         types=types)}
 
   def _restyle(self, images, count, types):
-    code = self.model.encode(images).mean()[0]
-    return {"images": self.model.render(self.model.restyle_codes(code, count, types))}
+    return {"images": self.model.restyle(images, count, types)}
 
   def _sample(self, count, temperature, seed=None):
     return {"images": self.model.sample(count, temperature=temperature, seed=self._seed(seed))}

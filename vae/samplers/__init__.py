@@ -38,10 +38,14 @@ def make(kind, *, latent_dim, code_dim, latents="top", components=16, name="expo
 
 
 def _codes(encode, batches, limit):
-  """Posterior means of `encode` for up to `limit` images, [N, D] (None for no batches)."""
+  """Posterior means of `encode` for up to `limit` images, [N, D] (None for no batches).
+
+  A batch may be (images, types), for a conditional model's encoder.
+  """
   codes, count = [], 0
   for batch in batches:
-    codes.append(encode(tf.convert_to_tensor(batch, tf.float32)).mean().numpy())
+    images, types = batch if isinstance(batch, tuple) else (batch, None)
+    codes.append(encode(tf.convert_to_tensor(images, tf.float32), types).mean().numpy())
     count += len(codes[-1])
     if count >= limit:
       break
@@ -54,7 +58,8 @@ def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None
 
   Args:
     model: a `vae.VAE`.
-    train_batches, val_batches: iterables of image batches [B, S, S, C] in [0, 1].
+    train_batches, val_batches: iterables of image batches [B, S, S, C] in [0, 1],
+      or of (images, types) batches for a conditional model.
     step: the training step the encoder's weights are from.
     seed: seed of the fit's random starts.
     train_groups: the species group of each training image in the order of

@@ -15,6 +15,8 @@ through `sample` and `log_prob`:
   it uses them (`uses_validation`).
 * `sample_codes(model, n, temperature, seed, types)`: n whole codes for the
   model; with `types`, of those types, where the sampler `holds_types`.
+  `sample_conditioned` adds the condition each code is decoded with, for a
+  conditional model (`vae/conditioning.py`).
 * `describe()`, `words(model)`: what it is, for report.json and in words.
 
 Its variables are its own, so they live in the checkpoint and the SavedModel
@@ -26,6 +28,8 @@ import contextlib
 
 import numpy as np
 import tensorflow as tf
+
+from vae import conditioning
 
 
 class Sampler(tf.Module):
@@ -84,6 +88,13 @@ class Sampler(tf.Module):
     """n codes [n, model.code_dim]; `seed` a stateless seed; `types` [T]
     multi-hot, codes of those types (only where `holds_types`)."""
     raise NotImplementedError
+
+  def sample_conditioned(self, model, n, temperature, seed, types=None):
+    """`sample_codes` for a conditional model, and the condition [n, T] of each code:
+    `types` [T] for all where given, else zeros ("any type"); a sampler that
+    knows its codes' types (the blend sampler) gives theirs."""
+    codes = self.sample_codes(model, n, temperature, seed, types)
+    return codes, conditioning.as_batch(types, n, model.num_conditions)
 
   def toward(self, code, n, types):
     """Up to n codes [m, code_dim] and shares t [m, 1] from `code` toward codes of `types`."""

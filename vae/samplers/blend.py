@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vae import conditioning
 from vae.samplers import base
 from vae.samplers import prior
 
@@ -215,6 +216,12 @@ class BlendSampler(base.Sampler):
     With `with_share`, also each code's share t [n, 1] of the way. Before
     `assign` there are no codes, and drawing fails.
     """
+    codes, t, _ = self._blends_and_parents(n, seed)
+    return (codes, t) if with_share else codes
+
+  def _blends_and_parents(self, n, seed):
+    """`blends(n, seed, with_share=True)` and the parents' blended types [n, T]
+    (None unless the sampler `holds_types`)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
     count = tf.shape(self.codes)[0]
     first = tf.random.stateless_uniform([n], seeds[0], maxval=count, dtype=tf.int32)
@@ -222,7 +229,11 @@ class BlendSampler(base.Sampler):
                                          dtype=tf.int32)
     second = tf.gather_nd(self.partners, tf.stack([first, column], 1))
     codes, t = self._between(first, second, seeds[2])
-    return (codes, t) if with_share else codes
+    if not self.holds_types:
+      return codes, t, None
+    a = tf.cast(tf.gather(self.types, first), tf.float32)
+    b = tf.cast(tf.gather(self.types, second), tf.float32)
+    return codes, t, a + t * (b - a)
 
   def _between(self, first, second, seed):
     """Codes a share t ~ U(`BLEND_RANGE`) of the way from codes `first` [n] to
@@ -241,16 +252,36 @@ class BlendSampler(base.Sampler):
     With `types` [T] multi-hot, both parents of every blend have those types
     (a sampler that `holds_types`, with codes of two species of the kind).
     """
+    return self.sample_conditioned(model, n, temperature, seed, types)[0]
+
+  def sample_conditioned(self, model, n, temperature, seed, types=None):
+    """`sample_codes`, and each blend's condition for a conditional model: `types`
+    where given, else its parents' types blended by the same share t (zeros
+    for the prior's codes of a sampler not yet fitted). None for an
+    unconditional model."""
     seed = tfp.random.sanitize_seed(seed)
-    def full_length(codes, t):
-      return model.full_length_detail(codes, shares(t))
+    conditional = model.conditional
+
+    def finish(codes, t, conditions):
+      if conditional and conditions is None:
+        conditions = conditioning.as_batch(types, tf.shape(codes)[0], model.num_conditions)
+      return model.full_length_detail(codes, shares(t), conditions), conditions
 
     if types is not None:
-      return full_length(*self.blends_of(n, seed, types))
-    return tf.cond(
-        tf.shape(self.codes)[0] > 0,
-        lambda: full_length(*self.blends(n, seed, with_share=True)),
-        lambda: prior.PriorSampler().sample_codes(model, n, temperature, seed))
+      codes, t = self.blends_of(n, seed, types)
+      return finish(codes, t, None)
+
+    def from_prior():
+      codes = prior.PriorSampler().sample_codes(model, n, temperature, seed)
+      return codes, (conditioning.as_batch(None, n, model.num_conditions) if conditional
+                     else tf.zeros([n, 0]))
+
+    def blended():
+      codes, conditions = finish(*self._blends_and_parents(n, seed))
+      return codes, conditions if conditional else tf.zeros([n, 0])
+
+    codes, conditions = tf.cond(tf.shape(self.codes)[0] > 0, blended, from_prior)
+    return codes, conditions if conditional else None
 
   def describe(self):
     return dict(kind="blend", codes=self.size, neighbours=int(tf.shape(self.partners)[1]),

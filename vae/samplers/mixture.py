@@ -192,7 +192,7 @@ class MixtureSampler(base.Sampler):
     drawn = self(temperature).sample(n, seed=top_seed)
     if self.latents == "all":
       return drawn
-    return prior.codes_given_top(model, drawn, temperature, grid_seed)
+    return prior.codes_given_top(model, drawn, temperature, grid_seed, types)
 
   def describe(self):
     return dict(kind="mixture", components=self.components, latents=self.latents,

@@ -5,11 +5,13 @@ import tensorflow_probability as tfp
 from vae.samplers import base
 
 
-def codes_given_top(model, z1, temperature, seed):
-  """Whole codes for global latents z1: the grid from p(z2|z1) at the grid's temperature."""
+def codes_given_top(model, z1, temperature, seed, types=None):
+  """Whole codes for global latents z1: the grid from p(z2|z1) (p(z2|z1, types) for a
+  conditional model) at the grid's temperature."""
   if not model.grid_size:
     return z1
-  return model.join_code(z1, model.grid_given(z1, temperature * model.grid_temperature, seed))
+  return model.join_code(z1, model.grid_given(z1, temperature * model.grid_temperature, seed,
+                                              types))
 
 
 def grid_words(model):
@@ -35,7 +37,7 @@ class PriorSampler(base.Sampler):
   def sample_codes(self, model, n, temperature, seed, types=None):
     top_seed, grid_seed = tfp.random.split_seed(seed, n=2)
     return codes_given_top(model, model.prior(temperature).sample(n, seed=top_seed),
-                           temperature, grid_seed)
+                           temperature, grid_seed, types)
 
   def describe(self):
     return None

@@ -120,20 +120,22 @@ def agree(strategy, flag: bool) -> bool:
   return flag
 
 
-def epoch_iterator(strategy, data, global_batch, seed, step):
+def epoch_iterator(strategy, data, global_batch, seed, step, with_types=False):
   """A distributed iterator over the rest of the epoch that holds global step `step`.
 
   Each input pipeline (one per worker) keeps its rows of every global batch;
   a worker with several replicas cuts its rows into per-replica batches in
   replica order, so replica r sees rows [r * b, (r + 1) * b) of the global
-  batch, the rows whose noise it draws in `step.make_train_fn`.
+  batch, the rows whose noise it draws in `step.make_train_fn`. With
+  `with_types`, the batches are (images, types) pairs, for a conditional model.
   """
   epoch, start = divmod(step, data.steps_per_epoch(global_batch))
 
   def dataset_fn(context):
     pipelines = context.num_input_pipelines
     batches = data.train_epoch(global_batch, seed=seed, epoch=epoch, start=start,
-                               shard=context.input_pipeline_id, shards=pipelines)
+                               shard=context.input_pipeline_id, shards=pipelines,
+                               with_types=with_types)
     per_replica = context.get_per_replica_batch_size(global_batch)
     if per_replica != global_batch // pipelines:
       batches = batches.unbatch().batch(per_replica, drop_remainder=True)

@@ -68,6 +68,7 @@ class Run:
   iterator: object  # over the rest of the current epoch's distributed batches; None: open one
   val_dataset: object  # tf.data.Dataset of the validation split
   preview_images: np.ndarray
+  preview_types: object  # their types [N, T] for a conditional model, else None
   writer: object  # tf.summary writer of RUN/tb
   board: object  # vae.training.dashboard view
 
@@ -142,6 +143,9 @@ def start(config, resuming):
     files.write_text(os.path.join(run_dir, config_lib.CONFIG_NAME), config.to_json() + "\n")
 
   data = pipelines.load(config.data)
+  if config.condition == "types" and not data.type_names:
+    raise ValueError(f"--condition types needs the sprites' types, and {config.data.folder} has no "
+                     "types table: add one (see README, Data) or train with --condition none")
   n_train = data.count("train")
   steps_per_epoch = n_train // config.batch_size
   if steps_per_epoch < 1:
@@ -169,6 +173,7 @@ def start(config, resuming):
     ckpts.save("latest", int(optimizer.iterations.numpy()))
 
   preview_images = data.array("val")[:config.preview_count].astype(np.float32) / 255.0
+  preview_types = data.types("val")[:config.preview_count] if model.conditional else None
   step = int(optimizer.iterations.numpy())
   run = Run(
       config=config, strategy=strategy, run_dir=run_dir, data=data,
@@ -183,8 +188,10 @@ def start(config, resuming):
           global_batch=config.batch_size, critic=critic, critic_optimizer=critic_optimizer),
       validation_fn=step_lib.make_validation_fn(model, config),
       iterator=None,
-      val_dataset=data.dataset("val", VALIDATION_BATCH, training=False),
+      val_dataset=data.dataset("val", VALIDATION_BATCH, training=False,
+                               with_types=model.conditional),
       preview_images=preview_images,
+      preview_types=preview_types,
       writer=tf.summary.create_file_writer(os.path.join(run_dir, "tb")),
       board=make_dashboard(config.dashboard, total_steps, start_step=step))
   for note in notes:
@@ -219,7 +226,8 @@ def call_steps(run, n, consecutive_bad):
   step = run.step
   if run.iterator is None or step % run.steps_per_epoch == 0:
     run.iterator = cluster.epoch_iterator(run.strategy, run.data, run.config.batch_size,
-                                          run.config.seed, step)
+                                          run.config.seed, step,
+                                          with_types=run.model.conditional)
   out = train_fn_at(run, step)(run.iterator, tf.constant(n), tf.constant(consecutive_bad, tf.int64))
   out = {k: v.numpy() for k, v in out.items()}
   return out, time.perf_counter() - tic
@@ -339,7 +347,9 @@ def end_of_epoch(run, epoch, step):
     if expost_due(run, epoch):
       fit_expost(run)
     run.checkpoints.save("best", step)
-  grid = pictures.preview_grid(run.model, run.preview_images, preview_codes(run))
+  codes, conditions = preview_codes(run)
+  grid = pictures.preview_grid(run.model, run.preview_images, codes,
+                               types=run.preview_types, z_types=conditions)
   preview = os.path.join(run.run_dir, "previews", f"epoch_{epoch:04d}.png")
   with files.writing(preview):
     pipelines.write_png(preview, grid)
@@ -369,10 +379,12 @@ def flush_summaries(run):
 
 
 def preview_codes(run):
-  """The same seeded codes every epoch, from the run's sampler once it can draw."""
+  """The same seeded codes every epoch, from the run's sampler once it can draw, and their
+  conditions (None for an unconditional model)."""
   model = run.model
   sampler = None if model.expost.fitted else "prior"
-  return model.sample_codes(len(run.preview_images), seed=[run.config.seed, 1], sampler=sampler)
+  return model.sample_conditioned(len(run.preview_images), seed=[run.config.seed, 1],
+                                 sampler=sampler)
 
 
 def expost_due(run, epoch):
@@ -386,7 +398,8 @@ def expost_due(run, epoch):
 def fit_expost(run):
   """Fits the model's sampler to the training codes of the current weights."""
   data = run.data
-  fit = samplers.fit_model(run.model, data.dataset("train", VALIDATION_BATCH, training=False),
+  fit = samplers.fit_model(run.model, data.dataset("train", VALIDATION_BATCH, training=False,
+                                                   with_types=run.model.conditional),
                            run.val_dataset, step=run.step, seed=run.config.seed,
                            train_groups=data.groups("train"),
                            train_types=data.types("train") if data.type_names else None)

@@ -27,6 +27,7 @@ import functools
 
 import tensorflow as tf
 
+from vae import conditioning
 from vae import critic as critic_lib
 from vae import objectives
 from vae.training import schedules
@@ -68,6 +69,10 @@ def step_seed(base_seed, step):
 def replica_step(model, config, state, global_batch, batch, step, lr, critic=None):
   """One replica's share of a step: loss, gradients summed over replicas and clipped.
 
+  `batch` is images, or (images, types) for a conditional model; each
+  sprite's types are dropped (set to zeros) with probability
+  `config.condition_dropout`, so the model also learns "any type".
+
   With a `critic` (`vae.critic.Discriminator`) the decoder's gradient also
   gets the adversarial term's, and the critic's own gradient is computed
   from the same forward pass (see `adversarial_terms`).
@@ -79,20 +84,25 @@ def replica_step(model, config, state, global_batch, batch, step, lr, critic=Non
   """
   ctx = tf.distribute.get_replica_context()
   mixed = config.mixed_precision
+  batch, types = batch if isinstance(batch, tuple) else (batch, None)
   # Noise for the whole global batch, of which this replica takes its rows:
   # N replicas then draw exactly the z that one device would.
   local = tf.shape(batch)[0]
+  first_row = ctx.replica_id_in_sync_group * local
   noise = tf.random.stateless_normal([global_batch, model.code_dim], step_seed(config.seed, step))
-  noise = noise[ctx.replica_id_in_sync_group * local:][:local]
+  noise = noise[first_row:][:local]
+  if types is not None:
+    types = conditioning.drop_types(types, config.condition_dropout,
+                                    step_seed(config.seed + 3, step), first_row, global_batch)
   beta = schedules.beta_at(config, step)
   share = tf.cast(tf.shape(batch)[0], tf.float32) / global_batch
   variables = model.trainable_variables
   if critic is not None:
     # The critic's share of samples from the model's sampler (see `critic_lib.fake_codes`).
-    sampled = tf.stop_gradient(model.sample_codes(
-        local // 4, seed=step_seed(config.seed + 2, step)))
+    sampled = tuple(None if part is None else tf.stop_gradient(part) for part in
+                    model.sample_conditioned(local // 4, seed=step_seed(config.seed + 2, step)))
   with tf.GradientTape(persistent=critic is not None) as tape:
-    terms, draw = objectives.elbo_terms(model, batch, noise=noise, with_draw=True)
+    terms, draw = objectives.elbo_terms(model, batch, types=types, noise=noise, with_draw=True)
     loss = objectives.training_loss(
         terms, beta=beta, free_bits=config.free_bits,
         capacity=schedules.capacity_at(config, step), gamma=config.gamma)
@@ -101,7 +111,7 @@ def replica_step(model, config, state, global_batch, batch, step, lr, critic=Non
       scaled = scaled * state.loss_scale
     if critic is not None:
       adversary, critic_loss = adversarial_terms(model, critic, config, batch, draw, sampled,
-                                                 step)
+                                                 step, types)
       adversary, critic_loss = adversary * share, critic_loss * share
   grads = tape.gradient(scaled, variables)
   if mixed:
@@ -156,22 +166,29 @@ def _index_of(variables, variable):
   raise ValueError(f"{variable.name} is not among the trainable variables")
 
 
-def adversarial_terms(model, critic, config, batch, draw, sampled, step):
+def adversarial_terms(model, critic, config, batch, draw, sampled, step, types=None):
   """The decoder's adversarial loss and the critic's, from one pass of the critic.
 
   The critic sees the real batch against as many decoded codes: half of them
   the batch's reconstructions (the posterior draw's image), half new codes
-  (`vae.critic.fake_codes`): `sampled`, codes from the model's sampler, and
-  mixes of the batch's posterior draws. Every image is augmented
+  (`vae.critic.fake_codes`): `sampled`, codes from the model's sampler with
+  their conditions (`VAE.sample_conditioned`), and mixes of the batch's
+  posterior draws. A conditional model decodes the mixes with the types of
+  the batch's rows they start from, `types`. Every image is augmented
   (`vae.critic.diff_augment`) with the step's seed.
   """
   seed = step_seed(config.seed + 1, step)
   code_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
   half = tf.shape(batch)[0] // 2
   recon = model.decoder.likelihood.image(draw["likelihood"])[:half]
-  codes = critic_lib.fake_codes(model, tf.stop_gradient(draw["code"])[:tf.shape(batch)[0] - half],
-                                sampled, code_seed)
-  fakes = model.image(codes)
+  sampled_codes, sampled_types = sampled
+  mixes = tf.shape(batch)[0] - half
+  codes = critic_lib.fake_codes(model, tf.stop_gradient(draw["code"])[:mixes],
+                                sampled_codes, code_seed)
+  conditions = None
+  if sampled_types is not None:
+    conditions = tf.concat([sampled_types, types[:mixes]], 0)[:tf.shape(codes)[0]]
+  fakes = model.image(codes, conditions)
   images = tf.concat([tf.cast(batch, tf.float32), recon, fakes], 0)
   logits = critic(critic_lib.diff_augment(images, augment_seed))
   count = tf.shape(batch)[0]
@@ -309,7 +326,8 @@ def make_validation_fn(model, config):
 
   @tf.function
   def validation_terms(batch):
-    terms = objectives.elbo_terms(model, batch, seed=tf.constant([config.seed, 7]))
+    batch, types = batch if isinstance(batch, tuple) else (batch, None)
+    terms = objectives.elbo_terms(model, batch, types=types, seed=tf.constant([config.seed, 7]))
     return {k: tf.reduce_sum(terms[k]) for k in ("distortion", "rate", "elbo")}
 
   return validation_terms
