@@ -141,16 +141,19 @@ def typed_run(directory, **changes):
   return directory, config
 
 
-@pytest.mark.slow  # builds, saves and exports a model
-class TypedGenerationTest(tf.test.TestCase):
+class _TypedRun(tf.test.TestCase):
+  """A `typed_run` with `CHANGES` to its config, its model, and its generators from the
+  run and from its export."""
+
+  CHANGES = {}
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     cls.tmp = tempfile.TemporaryDirectory()
-    run_dir, config = typed_run(os.path.join(cls.tmp.name, "run"))
-    export_dir = savedmodel.export(run_load.load_model(run_dir)[0],
-                                   os.path.join(cls.tmp.name, "export"),
+    run_dir, config = typed_run(os.path.join(cls.tmp.name, "run"), **cls.CHANGES)
+    cls.model = run_load.load_model(run_dir)[0]
+    export_dir = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "export"),
                                    config_json=config.to_json())
     cls.from_run = generation.load(run_dir)
     cls.from_export = generation.load(export_dir)
@@ -160,6 +163,10 @@ class TypedGenerationTest(tf.test.TestCase):
   def tearDownClass(cls):
     cls.tmp.cleanup()
     super().tearDownClass()
+
+
+@pytest.mark.slow  # builds, saves and exports a model
+class TypedGenerationTest(_TypedRun):
 
   def test_both_forms_make_the_same_sprites_of_a_type(self):
     for generator in (self.from_run, self.from_export):
@@ -189,25 +196,10 @@ class TypedGenerationTest(tf.test.TestCase):
 
 
 @pytest.mark.slow  # builds, saves and exports a model
-class ConditionalGenerationTest(tf.test.TestCase):
+class ConditionalGenerationTest(_TypedRun):
   """A model conditioned on types (`--condition types`), from its run and its export."""
 
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls.tmp = tempfile.TemporaryDirectory()
-    run_dir, config = typed_run(os.path.join(cls.tmp.name, "run"), condition="types")
-    cls.model = run_load.load_model(run_dir)[0]
-    export_dir = savedmodel.export(cls.model, os.path.join(cls.tmp.name, "export"),
-                                   config_json=config.to_json())
-    cls.from_run = generation.load(run_dir)
-    cls.from_export = generation.load(export_dir)
-    cls.png = write_sprite(os.path.join(cls.tmp.name, "a.png"), 40, 30)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
+  CHANGES = {"condition": "types"}
 
   def test_the_condition_is_recorded(self):
     self.assertTrue(self.model.conditional)
