@@ -74,6 +74,7 @@ class DropTypesTest(tf.test.TestCase):
     self.assertNotAllEqual(whole.sum(1), np.full(8, T))  # some rows were dropped
 
 
+@pytest.mark.slow  # builds the smoke model in every test
 class ConditionalModelTest(tf.test.TestCase):
 
   @classmethod

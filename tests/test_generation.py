@@ -141,9 +141,9 @@ def typed_run(directory, **changes):
   return directory, config
 
 
-class _TypedRun(tf.test.TestCase):
-  """A `typed_run` with `CHANGES` to its config, its model, and its generators from the
-  run and from its export."""
+class _TypedRun:
+  """Mixed into a test case: a `typed_run` with `CHANGES` to its config, its model, and
+  its generators from the run and from its export."""
 
   CHANGES = {}
 
@@ -166,7 +166,7 @@ class _TypedRun(tf.test.TestCase):
 
 
 @pytest.mark.slow  # builds, saves and exports a model
-class TypedGenerationTest(_TypedRun):
+class TypedGenerationTest(_TypedRun, tf.test.TestCase):
 
   def test_both_forms_make_the_same_sprites_of_a_type(self):
     for generator in (self.from_run, self.from_export):
@@ -196,7 +196,7 @@ class TypedGenerationTest(_TypedRun):
 
 
 @pytest.mark.slow  # builds, saves and exports a model
-class ConditionalGenerationTest(_TypedRun):
+class ConditionalGenerationTest(_TypedRun, tf.test.TestCase):
   """A model conditioned on types (`--condition types`), from its run and its export."""
 
   CHANGES = {"condition": "types"}
