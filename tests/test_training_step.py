@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl.testing import parameterized
 
 from tests import fixtures
 from vae import config as config_lib
@@ -103,14 +104,20 @@ _PARITY_SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from tests import fixtures
     from vae import config as config_lib
-    config = config_lib.preset("smoke", batch_size=8, lr=1e-3, beta_schedule="constant")
+    config = config_lib.preset("smoke", batch_size=8, lr=1e-3, beta_schedule="constant",
+                               condition={condition!r}, condition_dropout=0.5)
     data = fixtures.random_batches(config, 3)
+    images = data.reshape((-1,) + data.shape[2:])
+    slices = images
+    if config.condition == "types":
+      # One type per image; half the rows of each step lose theirs, each replica its own rows.
+      slices = (images, tf.one_hot(tf.range(len(images)) % 18, 18).numpy())
     results = {{}}
     for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
                            ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
       model, optimizer, state, train = fixtures.compiled_steps(config, strategy)
       dataset = strategy.experimental_distribute_dataset(
-          tf.data.Dataset.from_tensor_slices(data.reshape((-1,) + data.shape[2:])).batch(8))
+          tf.data.Dataset.from_tensor_slices(slices).batch(8))
       out = train(iter(dataset), tf.constant(3), tf.constant(0, tf.int64))
       results[name] = dict(loss=float(out["loss"]), grad_norm=float(out["grad_norm"]),
                            replicas=strategy.num_replicas_in_sync,
@@ -120,10 +127,11 @@ _PARITY_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-class MultiDeviceTest(tf.test.TestCase):
+class MultiDeviceTest(tf.test.TestCase, parameterized.TestCase):
 
-  def test_two_logical_devices_match_one_device(self):
-    script = _PARITY_SCRIPT.format(root=ROOT)
+  @parameterized.parameters("none", "types")
+  def test_two_logical_devices_match_one_device(self, condition):
+    script = _PARITY_SCRIPT.format(root=ROOT, condition=condition)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
