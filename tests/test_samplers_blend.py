@@ -111,6 +111,23 @@ class BlendOfTypesTest(tf.test.TestCase):
         self.assertTrue(eligible[i] and eligible[j], wanted)
         self.assertNotEqual(self.groups[i], self.groups[j])
 
+  def test_a_type_of_one_species_is_blended_with_the_nearest_codes_of_others(self):
+    # Only the species of codes 0 and 1 has a fourth type (as Arceus-Fairy alone is Fairy).
+    types = np.concatenate([self.types, np.zeros((60, 1), np.float32)], 1)
+    types[:2, 3] = 1
+    self.module.assign(self.codes, self.groups, 3, types)
+    codes = self.codes.astype(np.float16).astype(np.float64)
+    blends, _ = self.module.blends_of(40, tf.constant([2, 5]), tf.constant([0, 0, 0, 1],
+                                                                           tf.float32))
+    partners = set()
+    for z in blends.numpy():
+      gap = np.abs((codes[:2, None] + codes[None]) / 2 - z).max(-1)  # first parent 0 or 1
+      i, j = np.unravel_index(np.argmin(gap), gap.shape)
+      self.assertLess(gap[i, j], 1e-3)
+      self.assertNotEqual(self.groups[i], self.groups[j])
+      partners.add(j)
+    self.assertGreater(len(partners), 4)  # drawn among its nearest codes, not one fixed code
+
   def test_type_species_counts_the_species_of_each_type(self):
     species = [len(set(self.groups[self.types[:, t] > 0])) for t in range(3)]
     self.assertAllEqual(self.module.type_species(), species)

@@ -166,13 +166,17 @@ class BlendSampler(base.Sampler):
 
   def _partner_of(self, first, eligible, seed):
     """For each code index in `first` [n], one of its `NEIGHBOURS` nearest eligible
-    codes of another species, at random, int32 [n]."""
+    codes of another species, at random, int32 [n] (of any type where no other
+    species is eligible)."""
     codes = tf.cast(self.codes, tf.float32)
     a = tf.gather(codes, first)
     distance = (tf.reduce_sum(a**2, 1, keepdims=True) + tf.reduce_sum(codes**2, 1)[None]
                 - 2.0 * tf.matmul(a, codes, transpose_b=True))  # [n, N]
     other = tf.not_equal(tf.gather(self.group_ids, first)[:, None], self.group_ids[None])
     usable = tf.logical_and(other, eligible[None])
+    # A type that one species alone has (Fairy: Arceus-Fairy) has no partner of its
+    # kind: such a code is blended with its nearest codes of other species.
+    usable = tf.where(tf.reduce_any(usable, 1, keepdims=True), usable, other)
     distance = tf.where(usable, distance, tf.float32.max)
     k = tf.minimum(NEIGHBOURS, tf.shape(codes)[0])
     _, nearest = tf.math.top_k(-distance, k=k)
