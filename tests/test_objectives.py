@@ -169,8 +169,8 @@ class IwaeBoundTest(tf.test.TestCase):
          [0.5, 0.5], [-1.0, 3.0]])
     start = [0]
 
-    def fake_log_weights(model, x, num_samples, seed):
-      del model, x, seed
+    def fake_log_weights(model, x, types, num_samples, seed):
+      del model, x, types, seed
       chunk = log_weights[start[0]:start[0] + num_samples]
       start[0] += num_samples
       return chunk
