@@ -23,9 +23,7 @@ condition the model has learned: "a sprite of any type".
 import tensorflow as tf
 
 from pipelines import types_table
-from vae import config as config_lib
-
-CONDITIONS = config_lib.CONDITIONS
+from vae import layers
 
 
 def num_conditions(condition):
@@ -45,9 +43,8 @@ class TypeEmbedding(tf.Module):
       compute_dtype: dtype of the output; the table stays float32.
       name: module name.
     """
-    for arg, value in (("num_types", num_types), ("width", width)):
-      if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    layers.check_positive_int("num_types", num_types)
+    layers.check_positive_int("width", width)
     super().__init__(name=name)
     self.num_types = num_types
     self.width = width

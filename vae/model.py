@@ -134,7 +134,7 @@ class VAE(tf.Module):
     widths = tuple(widths)
     networks.check_geometry(image_size, channels, widths)
     check_choice("sampler", sampler, config_lib.SAMPLERS)
-    check_choice("condition", condition, conditioning.CONDITIONS)
+    check_choice("condition", condition, config_lib.CONDITIONS)
     sizes = [image_size // 2**(k + 1) for k in range(len(widths))]
     if grid_size and grid_size not in sizes:
       raise ValueError(
@@ -359,8 +359,6 @@ class VAE(tf.Module):
       raise ValueError(f"sampler {sampler!r} needs a model built with sampler={sampler!r}")
     if types is not None and not self.conditional:
       _check_holds_types(chosen)
-    if not self.conditional:
-      return chosen.sample_codes(self, n, temperature, seed, types=types), None
     return chosen.sample_conditioned(self, n, temperature, seed, types=types)
 
   def full_length_detail(self, codes, shares, types=None):
@@ -399,16 +397,11 @@ class VAE(tf.Module):
     """
     if not self.conditional:
       _check_holds_types(self.expost)
-    own = self.recondition(tf.reshape(tf.cast(code, tf.float32), [1, -1]),
-                           None if own_types is None else tf.reshape(own_types, [1, -1]),
-                           types)
+    own = self.recondition(tf.reshape(tf.cast(code, tf.float32), [1, -1]), own_types, types)
     if not self.expost.holds_types:
       return own
     codes, t = self.expost.toward(own[0], n - 1 if self.conditional else n, types)
-    conditions = None
-    if self.conditional:
-      conditions = conditioning.as_batch(types, tf.shape(codes)[0], self.num_conditions)
-    codes = self.full_length_detail(codes, samplers.blend.shares(t), conditions)
+    codes = self.full_length_detail(codes, samplers.blend.shares(t), types)
     return tf.concat([own, codes], 0) if self.conditional else codes
 
   def recondition(self, code, own_types, types):
@@ -429,9 +422,7 @@ class VAE(tf.Module):
   def restyle(self, image, n, types, own_types=None):
     """Renders `restyle_codes` of `image` [1, S, S, C] (encoded given `own_types` [T],
     None for unknown), decoded given `types` [T]: images [m, S, S, C], m <= n."""
-    own = None if own_types is None else tf.reshape(own_types, [1, -1])
-    code = self.encode(image, own).mean()[0]
-    codes = self.restyle_codes(code, n, types, own_types)
+    codes = self.restyle_codes(self.encode(image, own_types).mean()[0], n, types, own_types)
     return self.render(codes, types if self.conditional else None)
 
   def sample(self, n, temperature=1.0, seed=None, sampler=None, types=None):

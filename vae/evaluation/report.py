@@ -146,36 +146,25 @@ def _batches(images, size):
   return [images[i:i + size] for i in range(0, len(images), size)]
 
 
-def conditions(model, data, split, limit=None):
-  """The condition of each image of `split` (its first `limit`) for a conditional model,
-  float32 [N, T]; [N, 0] for an unconditional one (`_compiled` takes either)."""
-  if model.conditional:
-    return data.types(split)[:limit]
-  return np.zeros((len(data.array(split)[:limit]), 0), np.float32)
-
-
 def _compiled(model, iw_samples):
   """The model's per-batch computations, traced once for any batch size.
 
-  `terms` and `iwae` take each image's condition y [B, T] (`conditions`),
-  which an unconditional model ignores.
+  `terms` and `iwae` take each image's condition y [B, T]; an unconditional
+  model's networks ignore it ([B, 0]).
   """
   images = tf.TensorSpec([None, *model.image_shape], tf.float32)
   types = tf.TensorSpec([None, model.num_conditions], tf.float32)
   seed = tf.TensorSpec([2], tf.int32)
 
-  def given(y):
-    return y if model.conditional else None
-
   @tf.function(input_signature=[images, types, seed])
   def terms(x, y, seed):
-    out = objectives.elbo_terms(model, x, types=given(y), seed=seed, foreground=True)
-    mean = model.encode(x, given(y)).mean()
-    return dict(out, mean=mean, reconstruction=model.render(mean, given(y)))
+    out = objectives.elbo_terms(model, x, types=y, seed=seed, foreground=True)
+    mean = model.encode(x, y).mean()
+    return dict(out, mean=mean, reconstruction=model.render(mean, y))
 
   @tf.function(input_signature=[images, types, seed])
   def iwae(x, y, seed):
-    return objectives.iwae_bound(model, x, k=iw_samples, types=given(y),
+    return objectives.iwae_bound(model, x, k=iw_samples, types=y,
                                  chunk=min(iw_samples, IWAE_CHUNK), seed=seed)
 
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
@@ -223,8 +212,8 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
       `realism` is None.
     types: the `types_lib.TypeSets` of `train` and `heldout`; without them,
       or with a sampler that holds no types, `types` is None.
-    image_types, train_types: the conditions of `images` and `train`
-      (`conditions`) for a conditional model, which needs them.
+    image_types, train_types: the types [N, T] of `images` and `train`, for a
+      conditional model, which needs them.
 
   Returns:
     An `Evaluation`; its report lacks `split` and `checkpoint`, which the
@@ -366,9 +355,8 @@ def _realism(model, samples, train, train_types, heldout, groups, seed):
     return None
   train_groups, heldout_groups = (np.asarray(g) for g in groups)
   pick = np.sort(np.random.default_rng(seed).permutation(len(train))[:count])
-  given = (lambda y: tf.constant(y)) if model.conditional else (lambda y: None)
   reconstructions = np.concatenate([
-      model.reconstruct(tf.constant(x), given(y)).numpy()
+      model.reconstruct(tf.constant(x), tf.constant(y)).numpy()
       for x, y in zip(_batches(train[pick], BATCH), _batches(train_types[pick], BATCH))])
   return realism.realism(heldout, heldout_groups, dict(
       samples=(samples, None),
@@ -403,17 +391,14 @@ def ensure_expost(model, prefix, train, val, train_groups=None, train_types=None
                and not model.expost.holds_types))
   if refitted:
     val = val()
+    train_batches = _batches(train, BATCH)
     if model.conditional:
       if train_types is None:
         raise EvaluationError("a model conditioned on types refits its sampler on sprites with "
                               "their types: evaluate on data with a types table")
-      train_batches = list(zip(_batches(train, BATCH), _batches(train_types, BATCH)))
-      # The validation codes are encoded as sprites of unknown types.
-      val_batches = [(x, np.zeros((len(x), model.num_conditions), np.float32))
-                     for x in _batches(val, BATCH)]
-    else:
-      train_batches, val_batches = _batches(train, BATCH), _batches(val, BATCH)
-    samplers.fit_model(model, train_batches, val_batches, step,
+      train_batches = list(zip(train_batches, _batches(train_types, BATCH)))
+    # The validation codes (of the samplers that use them) are encoded as of unknown types.
+    samplers.fit_model(model, train_batches, _batches(val, BATCH), step,
                        train_groups=train_groups, train_types=train_types)
   return refitted
 
@@ -441,13 +426,13 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
     # latents than its own, gets a new sampler here (fitted below).
     model.use_sampler(sampler, latents, config.expost_components)
   sets = type_sets(data)
-  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data=data)[0],
-                           train_groups, None if sets is None else sets.train)
   if model.conditional and sets is None:
     raise EvaluationError(f"{path} is conditioned on types and {data.config.folder} has no types "
                           "table: evaluate on data with one (see README, Data)")
-  image_types = conditions(model, data, split, limit) if model.conditional else None
-  train_types = conditions(model, data, "train") if model.conditional else None
+  refitted = ensure_expost(model, prefix, train, lambda: load_split(config, "val", data=data)[0],
+                           train_groups, None if sets is None else sets.train)
+  image_types = data.types(split)[:limit] if model.conditional else None
+  train_types = data.types("train") if model.conditional else None
   result = compute_report(model, images, train, heldout, groups=groups, types=sets,
                           image_types=image_types, train_types=train_types, **settings)
   result.report.update(split=split, checkpoint=prefix)

@@ -90,10 +90,13 @@ class Sampler(tf.Module):
     raise NotImplementedError
 
   def sample_conditioned(self, model, n, temperature, seed, types=None):
-    """`sample_codes` for a conditional model, and the condition [n, T] of each code:
-    `types` [T] for all where given, else zeros ("any type"); a sampler that
-    knows its codes' types (the blend sampler) gives theirs."""
+    """`sample_codes`, and the condition [n, T] each code is decoded with for a
+    conditional model (None for an unconditional one): `types` [T] for all where
+    given, else zeros ("any type"); a sampler that knows its codes' types (the
+    blend sampler) gives theirs."""
     codes = self.sample_codes(model, n, temperature, seed, types)
+    if not model.conditional:
+      return codes, None
     return codes, conditioning.as_batch(types, n, model.num_conditions)
 
   def toward(self, code, n, types):

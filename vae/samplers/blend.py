@@ -264,28 +264,21 @@ class BlendSampler(base.Sampler):
     for the prior's codes of a sampler not yet fitted). None for an
     unconditional model."""
     seed = tfp.random.sanitize_seed(seed)
-    conditional = model.conditional
+    # [n, T] for a conditional model, [n, 0] (which the networks ignore) for another.
+    asked = conditioning.as_batch(types, n, model.num_conditions)
 
-    def finish(codes, t, conditions):
-      if conditional and conditions is None:
-        conditions = conditioning.as_batch(types, tf.shape(codes)[0], model.num_conditions)
+    def finish(codes, t, parents=None):
+      conditions = parents if model.conditional and parents is not None else asked
       return model.full_length_detail(codes, shares(t), conditions), conditions
 
     if types is not None:
-      codes, t = self.blends_of(n, seed, types)
-      return finish(codes, t, None)
-
-    def from_prior():
-      codes = prior.PriorSampler().sample_codes(model, n, temperature, seed)
-      return codes, (conditioning.as_batch(None, n, model.num_conditions) if conditional
-                     else tf.zeros([n, 0]))
-
-    def blended():
-      codes, conditions = finish(*self._blends_and_parents(n, seed))
-      return codes, conditions if conditional else tf.zeros([n, 0])
-
-    codes, conditions = tf.cond(tf.shape(self.codes)[0] > 0, blended, from_prior)
-    return codes, conditions if conditional else None
+      codes, conditions = finish(*self.blends_of(n, seed, types))
+    else:
+      codes, conditions = tf.cond(
+          tf.shape(self.codes)[0] > 0,
+          lambda: finish(*self._blends_and_parents(n, seed)),
+          lambda: (prior.PriorSampler().sample_codes(model, n, temperature, seed), asked))
+    return codes, conditions if model.conditional else None
 
   def describe(self):
     return dict(kind="blend", codes=self.size, neighbours=int(tf.shape(self.partners)[1]),
