@@ -85,6 +85,16 @@ class NetworksTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "multiple of 16.*got 40"):
       _networks(40, 4)
 
+  def test_rejects_images_of_another_shape_with_one_line(self):
+    encoder, _ = _networks(32, 4)
+    with self.assertRaisesRegex(ValueError, r"batch \[B, 32, 32, 4\], got shape \[32, 32, 4\] "
+                                r"\(one image: add a batch axis"):
+      encoder(_images(32, 4)[0])
+    with self.assertRaisesRegex(ValueError, r"got shape \[2, 64, 64, 4\]$"):
+      encoder(_images(64, 4))
+    with self.assertRaisesRegex(ValueError, r"got shape \[2, 32, 32, 3\]$"):
+      encoder(_images(32, 3))
+
   def test_rejects_unsupported_channel_count(self):
     with self.assertRaisesRegex(ValueError, "channels.*got 2"):
       _networks(32, 2)

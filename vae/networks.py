@@ -92,6 +92,7 @@ class Encoder(tf.Module):
     self.latent_dim = latent_dim
     self.num_conditions = num_conditions
     self.compute_dtype = tf.as_dtype(compute_dtype)
+    self.image_shape = (image_size, image_size, channels)
     has_norm = norm != "none"
     final = image_size // 2 ** len(widths)
     with self.name_scope:
@@ -115,7 +116,14 @@ class Encoder(tf.Module):
 
   def with_features(self, x, y=None):
     """Returns q(z|x) (or q(z|x, y), y [B, T] or None for zeros) and every stage's
-    feature map, highest resolution first."""
+    feature map, highest resolution first.
+
+    Raises:
+      ValueError: x is not a batch [B, S, S, C] of the images the encoder was
+        built for (one image without its batch axis would otherwise abort
+        the process inside oneDNN's convolution).
+    """
+    check_images(x, self.image_shape)
     # Centre the [0, 1] data on zero, where the initialisation assumes it.
     h = tf.cast(x, self.compute_dtype) * 2.0 - 1.0
     features = []
@@ -134,6 +142,18 @@ class Encoder(tf.Module):
     posterior = tfd.Independent(tfd.Normal(loc, scale),
                                 reinterpreted_batch_ndims=1, name="posterior")
     return posterior, features
+
+
+def check_images(x, image_shape):
+  """Raises ValueError unless x's static shape can be [B, *image_shape]."""
+  shape = tf.TensorShape(x.shape)
+  if shape.rank is None:
+    return
+  if shape.rank != 4 or not shape[1:].is_compatible_with(image_shape):
+    size, _, channels = image_shape
+    hint = " (one image: add a batch axis, x[None])" if shape.rank == 3 else ""
+    raise ValueError(f"images must be a batch [B, {size}, {size}, {channels}], got shape "
+                     f"{shape.as_list()}{hint}")
 
 
 class Decoder(tf.Module):
