@@ -58,7 +58,10 @@ class Config:
   norm: str = "group"  # in the encoder
   decoder_norm: str = "none"  # see vae.model.VAE: a normalised decoder ignores |z|
   likelihood: str = "logistic"
-  logistic_mixtures: int = 1
+  # Components of each pixel's logistic mixture (one: a logistic per channel). Two let
+  # a pixel be "transparent" or "this colour" and render at the likelier one: the
+  # default since bench/README.md, section 15 (at 1.5x the step's cost).
+  logistic_mixtures: int = 2
   palette_size: int = 16  # palette: colours per image, from z1, besides the background.
   palette_offset: float = 0.0  # palette: largest per-pixel nudge of a colour, in 8-bit levels.
   prior: str = "normal"
@@ -179,8 +182,9 @@ PRESETS = {
     "smoke": dict(image_size=32, widths=(8, 16, 32), latent_dim=8,
                   batch_size=32, epochs=2, max_steps=40, warmup_steps=20,
                   steps_per_call=4, checkpoint_every=20, log_every=10,
-                  patience=5, preview_count=8, lr=1e-3, grid_size=8, grid_channels=2),
-    # The best model of the ablation (bench/README.md, section 8); how long it
+                  patience=5, preview_count=8, lr=1e-3, grid_size=8, grid_channels=2,
+                  logistic_mixtures=1),
+    # The best model of the ablations (bench/README.md, sections 8 and 15); how long it
     # trains on two CPU cores is measured in README.md.
     "default": dict(),
     # The default conditioned on the sprites' types (vae/conditioning.py): its
