@@ -1,6 +1,7 @@
 """How the blend sampler's settings change its samples, on one run's weights.
 
   python bench/blend_sweep.py [--ckpt pretrained] [--samples 500] [--realism]
+                              [--probes] [--sheets DIR]
 
 For each setting it draws `--samples` blends of the training codes (posterior
 means, each with one of its nearest codes of another species; seeded) and
@@ -12,6 +13,18 @@ t, which neighbours serve as partners, how many parents a blend has, and
 whether the blended grid's detail is rescaled to its parents' length about
 the grid prior's mean (what the blend sampler does). Quicker than a whole
 evaluate.py run, for choosing the settings.
+
+With `--probes` it also measures two samplers that were tried and not kept
+(bench/README.md, section 15):
+
+* fusions: z1 blended, the grid taken from one parent on one side of a soft
+  straight cut at a random angle and from the other on the other side (each
+  parent's detail about its own grid centre, moved to the blended z1's);
+* balanced blends: the default blend, each pair's t chosen from 0.2..0.8 so
+  that the decoded sprite is as far (32 px composites) from one parent
+  sprite as from the other.
+
+`--sheets DIR` writes the first 48 samples of each setting as one PNG there.
 """
 
 import argparse
@@ -21,11 +34,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import cv2  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from vae.samplers import blend  # pylint: disable=wrong-import-position
-from vae.evaluation import appearance, realism  # pylint: disable=wrong-import-position
+from vae.evaluation import appearance, metrics, realism  # pylint: disable=wrong-import-position
 from vae.evaluation import report as report_lib  # pylint: disable=wrong-import-position
 from vae.rundir import load  # pylint: disable=wrong-import-position
 
@@ -67,12 +81,91 @@ def blends(model, codes, partners, setting, count, seed=0):
   return model.full_length_detail(tf.constant(mixed), tf.constant(weights, tf.float32)).numpy()
 
 
+# (name, partners from, to, width of the cut in grid cells): fusions (`--probes`).
+FUSIONS = (
+    ("fusion, cut 1 cell wide", 0, 32, 1.0),
+    ("fusion, cut 2 cells wide", 0, 32, 2.0),
+    ("fusion, cut 1 cell wide, partners 32nd to 96th", 32, 96, 1.0),
+)
+# The shares of the way tried for each pair of a balanced blend (`--probes`).
+BALANCED_T = np.linspace(0.2, 0.8, 13)
+
+
+def pairs(codes, partners, first, last, count, rng):
+  """`count` (code index, partner index) pairs, the partner among columns [first, last)."""
+  i = rng.integers(len(codes), size=count)
+  return i, partners[i, rng.integers(first, last, size=count)]
+
+
+def fusions(model, codes, partners, setting, count, seed=0):
+  """`count` fused codes of one setting of `FUSIONS`, seeded: z1 blended by the
+  share of the grid each parent gives, the grid's detail from one parent on
+  one side of a soft straight cut through the grid's middle quarter."""
+  _, first, last, width = setting
+  rng = np.random.default_rng(seed)
+  i, j = pairs(codes, partners, first, last, count, rng)
+  g = model.grid_size
+  y, x = np.mgrid[0:g, 0:g] - (g - 1) / 2
+  angle = rng.uniform(0, 2 * np.pi, size=(count, 1, 1))
+  offset = rng.uniform(-g / 8, g / 8, size=(count, 1, 1))
+  across = np.cos(angle) * x + np.sin(angle) * y - offset
+  share = tf.constant((1 / (1 + np.exp(across / width)))[..., None], tf.float32)  # of parent i
+  z1a, z2a = model.split_code(tf.constant(codes[i]))
+  z1b, z2b = model.split_code(tf.constant(codes[j]))
+  area = tf.reduce_mean(share, [1, 2, 3])[:, None]
+  z1 = z1b + area * (z1a - z1b)
+  detail = (share * (z2a - model.grid_centre(z1a))
+            + (1 - share) * (z2b - model.grid_centre(z1b)))
+  detail /= tf.sqrt(share**2 + (1 - share)**2)
+  return model.join_code(z1, model.grid_centre(z1) + detail).numpy()
+
+
+def balanced(model, codes, partners, train, count, seed=0):
+  """`count` default blends (t = 0.5 replaced per pair), each at the t of
+  `BALANCED_T` whose render is most nearly as far from one parent sprite as
+  from the other (32 px composites); returns the renders and the t chosen."""
+  rng = np.random.default_rng(seed)
+  i, j = pairs(codes, partners, 0, 32, count, rng)
+  flat = lambda images: realism.composites(images, realism.COPY_SIZE).reshape(len(images), -1)
+  parent_i, parent_j = flat(train[i]), flat(train[j])
+  renders, imbalance = [], []
+  for t in BALANCED_T:
+    share = np.full((count, 1), t, np.float32)
+    mixed = codes[i] + share * (codes[j] - codes[i])
+    mixed = model.full_length_detail(tf.constant(mixed), tf.constant(np.concatenate(
+        [1 - share, share], 1))).numpy()
+    images = render(model, mixed)
+    sample = flat(images)
+    renders.append(images)
+    imbalance.append(np.abs(np.log(np.linalg.norm(sample - parent_i, axis=1)
+                                   / np.linalg.norm(sample - parent_j, axis=1))))
+  best = np.argmin(imbalance, 0)
+  return np.stack(renders)[best, np.arange(count)], BALANCED_T[best]
+
+
+def render(model, codes):
+  return np.concatenate([model.render(tf.constant(codes[k:k + 100])).numpy()
+                         for k in range(0, len(codes), 100)])
+
+
+def sheet(samples, path, columns=8):
+  """The first 48 samples on grey, 8 to a row, at twice their size."""
+  flat = metrics.composite(samples[:48])
+  rows = [np.concatenate(list(flat[r:r + columns]), 1) for r in range(0, len(flat), columns)]
+  image = (np.clip(np.concatenate(rows, 0), 0, 1) * 255).round().astype(np.uint8)
+  cv2.imwrite(path, cv2.resize(image[..., ::-1], None, fx=2, fy=2,
+                               interpolation=cv2.INTER_NEAREST))
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--ckpt", default="pretrained")
   parser.add_argument("--samples", type=int, default=500)
   parser.add_argument("--realism", action="store_true",
                       help="also the convnet and linear two-sample tests (about 30 s a setting)")
+  parser.add_argument("--probes", action="store_true",
+                      help="also the fusions and balanced blends that were not kept")
+  parser.add_argument("--sheets", default="", help="a folder for a PNG of each setting's samples")
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
   images, train, heldout, (train_groups, heldout_groups) = report_lib.load_split(config, "test")
@@ -83,13 +176,20 @@ def main():
         f"{len(images)} test sprites")
   header = f"{'setting':46s} {'pixel copies':>12s} {'sharpness':>9s} {'hardness':>8s} {'one piece':>9s}"
   print(header + ("  convnet  log-loss  linear" if args.realism else ""))
-  for setting in SETTINGS:
-    mixed = blends(model, codes, partners, setting, args.samples)
-    samples = np.concatenate([model.render(tf.constant(mixed[k:k + 100])).numpy()
-                              for k in range(0, len(mixed), 100)])
+  rows = [(setting[0], lambda setting=setting: render(
+      model, blends(model, codes, partners, setting, args.samples))) for setting in SETTINGS]
+  if args.probes:
+    rows += [(setting[0], lambda setting=setting: render(
+        model, fusions(model, codes, partners, setting, args.samples))) for setting in FUSIONS]
+    rows.append(("balanced t (not kept)",
+                 lambda: balanced(model, codes, partners, train, args.samples)[0]))
+  if args.sheets:
+    os.makedirs(args.sheets, exist_ok=True)
+  for number, (name, draw) in enumerate(rows):
+    samples = draw()
     copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]
     looks = appearance.compare(heldout, samples=samples)
-    line = (f"{setting[0]:46s} {copies:12.3f} {looks['sharpness']['samples']:9.3f} "
+    line = (f"{name:46s} {copies:12.3f} {looks['sharpness']['samples']:9.3f} "
             f"{looks['alpha_hardness']['samples']:8.3f} "
             f"{looks['silhouette']['samples']['one_piece']:9.3f}")
     if args.realism:
@@ -97,6 +197,8 @@ def main():
       linear = realism.two_sample_test(heldout, samples, heldout_groups, kind="linear")
       line += f"  {conv['accuracy']:7.3f}  {conv['log_loss']:8.3f}  {linear['accuracy']:6.3f}"
     print(line, flush=True)
+    if args.sheets:
+      sheet(samples, os.path.join(args.sheets, f"{number:02d}.png"))
   return 0
 
 

@@ -1,6 +1,6 @@
 """What each speed lever buys the training loop, measured side by side.
 
-  python bench/levers.py --group code|runtime|batch|condition [--quick] [--rounds N]
+  python bench/levers.py --group code|runtime|batch|condition|likelihood [--quick] [--rounds N]
 
   code     the default training step as the code stood before the speed work
            and after each change to it (source trees from `git archive`)
@@ -11,6 +11,8 @@
            not only its speed: see bench/README.md)
   condition the default against the same model conditioned on types
            (`--condition types`, batches of images and their types)
+  likelihood the default's one logistic per pixel against mixtures of 2 and 3
+           (`--logistic-mixtures`)
 
 Every variant is train_loop.py's compiled loop (`make_train_fn`, guards on) on
 the `default` preset, in its own process; blocks are timed in turn (see
@@ -32,6 +34,9 @@ CODE = [
     ("+ logistic masks (ab946e2)", "ab946e2"),
     ("+ group norm reductions (6d6fbd4)", "6d6fbd4"),
 ]
+
+
+GROUPS = ("code", "runtime", "batch", "condition", "likelihood")
 
 
 def variants(group, scratch):
@@ -56,12 +61,15 @@ def variants(group, scratch):
   if group == "condition":
     return [{"name": "default"},
             {"name": "--condition types", "config": {"condition": "types"}}]
-  raise ValueError(f"group must be code, runtime, batch or condition, got {group!r}")
+  if group == "likelihood":
+    return [{"name": "default (1 logistic)"}] + [
+        {"name": f"--logistic-mixtures {k}", "config": {"logistic_mixtures": k}} for k in (2, 3)]
+  raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--group", required=True, choices=("code", "runtime", "batch", "condition"))
+  parser.add_argument("--group", required=True, choices=GROUPS)
   parser.add_argument("--quick", action="store_true", help="3 rounds of 16-step blocks")
   parser.add_argument("--rounds", type=int, default=6)
   parser.add_argument("--block-steps", type=int, default=32)
