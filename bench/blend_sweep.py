@@ -34,10 +34,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import cv2  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+import pipelines  # pylint: disable=wrong-import-position
+from vae import pictures  # pylint: disable=wrong-import-position
 from vae.samplers import blend  # pylint: disable=wrong-import-position
 from vae.evaluation import appearance, metrics, realism  # pylint: disable=wrong-import-position
 from vae.evaluation import report as report_lib  # pylint: disable=wrong-import-position
@@ -148,13 +149,10 @@ def render(model, codes):
                          for k in range(0, len(codes), 100)])
 
 
-def sheet(samples, path, columns=8):
+def sheet(samples, path):
   """The first 48 samples on grey, 8 to a row, at twice their size."""
-  flat = metrics.composite(samples[:48])
-  rows = [np.concatenate(list(flat[r:r + columns]), 1) for r in range(0, len(flat), columns)]
-  image = (np.clip(np.concatenate(rows, 0), 0, 1) * 255).round().astype(np.uint8)
-  cv2.imwrite(path, cv2.resize(image[..., ::-1], None, fx=2, fy=2,
-                               interpolation=cv2.INTER_NEAREST))
+  pipelines.write_png(path, pictures.grid(metrics.composite(samples[:48]), ncols=8,
+                                          channels=3, scale=2))
 
 
 def main():
@@ -183,8 +181,6 @@ def main():
         model, fusions(model, codes, partners, setting, args.samples))) for setting in FUSIONS]
     rows.append(("balanced t (not kept)",
                  lambda: balanced(model, codes, partners, train, args.samples)[0]))
-  if args.sheets:
-    os.makedirs(args.sheets, exist_ok=True)
   for number, (name, draw) in enumerate(rows):
     samples = draw()
     copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]
