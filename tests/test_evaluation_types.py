@@ -238,7 +238,8 @@ class ConditionalToyModelTest(tf.test.TestCase):
     # Now red: red leads blue by a sixth of the range, and red-minus-blue has moved by more
     # than half of it. (The toy Fire sprites' red leads their blue by about 0.7; after 600
     # steps the restyle gets about a third of the way, and its exact colour moves with the
-    # installed versions' arithmetic: 2 x blue, an earlier bound, failed at red 0.512 against
+    # environment's arithmetic (the installed packages or the CPU): 2 x blue, an earlier bound,
+    # passed in one CI and failed in a later one, the code unchanged, at red 0.512 against
     # blue 0.288.)
     self.assertGreater(fire_rgb[0], fire_rgb[2] + 1 / 6, fire_rgb)
     self.assertGreater((fire_rgb[0] - fire_rgb[2]) - (water_rgb[0] - water_rgb[2]), 0.5,
