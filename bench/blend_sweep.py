@@ -22,7 +22,12 @@ With `--probes` it also measures two samplers that were tried and not kept
   parent's detail about its own grid centre, moved to the blended z1's);
 * balanced blends: the default blend, each pair's t chosen from 0.2..0.8 so
   that the decoded sprite is as far (32 px composites) from one parent
-  sprite as from the other.
+  sprite as from the other;
+* z1 lengthened: the default blend with z1 scaled by a factor too (the grid's
+  detail kept about the grid centre of the new z1), as the detail is scaled
+  back to its parents' length (bench/README.md, section 16).
+
+`--only NAME ...` keeps the rows whose names contain one of the NAMEs.
 
 `--sheets DIR` writes the first 48 samples of each setting as one PNG there.
 """
@@ -90,6 +95,12 @@ FUSIONS = (
 )
 # The shares of the way tried for each pair of a balanced blend (`--probes`).
 BALANCED_T = np.linspace(0.2, 0.8, 13)
+# (name, factor on the default blend's z1) (`--probes`): sqrt(2) is z1's midpoint
+# scaled back to its parents' length, as `VAE.full_length_detail` scales the grid's.
+LENGTHENED = (
+    ("z1 lengthened by sqrt(2) too", np.sqrt(2.0)),
+    ("z1 lengthened by 1.2 too", 1.2),
+)
 
 
 def pairs(codes, partners, first, last, count, rng):
@@ -144,6 +155,13 @@ def balanced(model, codes, partners, train, count, seed=0):
   return np.stack(renders)[best, np.arange(count)], BALANCED_T[best]
 
 
+def lengthened(model, codes, factor):
+  """`codes` with z1 times `factor`, the grid's detail kept about its centre given z1."""
+  z1, z2 = model.split_code(tf.constant(codes))
+  longer = z1 * factor
+  return model.join_code(longer, model.grid_centre(longer) + z2 - model.grid_centre(z1)).numpy()
+
+
 def render(model, codes):
   return np.concatenate([model.render(tf.constant(codes[k:k + 100])).numpy()
                          for k in range(0, len(codes), 100)])
@@ -164,6 +182,8 @@ def main():
   parser.add_argument("--probes", action="store_true",
                       help="also the fusions and balanced blends that were not kept")
   parser.add_argument("--sheets", default="", help="a folder for a PNG of each setting's samples")
+  parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
+                      help="only the rows whose names contain one of these")
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
   images, train, heldout, (train_groups, heldout_groups) = report_lib.load_split(config, "test")
@@ -181,6 +201,12 @@ def main():
         model, fusions(model, codes, partners, setting, args.samples))) for setting in FUSIONS]
     rows.append(("balanced t (not kept)",
                  lambda: balanced(model, codes, partners, train, args.samples)[0]))
+    default = next(setting for setting in SETTINGS if "(the default)" in setting[0])
+    rows += [(name, lambda factor=factor: render(model, lengthened(
+        model, blends(model, codes, partners, default, args.samples), factor)))
+             for name, factor in LENGTHENED]
+  if args.only:
+    rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
     samples = draw()
     copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]
