@@ -43,8 +43,7 @@ def main():
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
   _, train, heldout, _ = report_lib.load_split(config, "test")
-  samples = np.concatenate([model.sample(min(100, args.samples - k), seed=(0, k)).numpy()
-                            for k in range(0, args.samples, 100)])
+  samples = report_lib.draw_samples(model, args.samples)  # evaluate.py's, at its default seed
   print(f"{args.ckpt}: {len(samples)} samples, {len(heldout)} held-out sprites")
   print(f"{'set':10s} {'blur sigma':>10s} {'pixel near-copies':>18s}")
   for name, images in (("samples", samples), ("held-out", heldout)):

@@ -155,6 +155,12 @@ class EvaluationTest(tf.test.TestCase):
     self.assertNotEqual(other.report["fd"], self.report["fd"])
     self.assertNotEqual(other.report["bits_per_dim_iwae"], self.report["bits_per_dim_iwae"])
 
+  def test_draw_samples_gives_the_samples_the_report_judged(self):
+    self.assertAllEqual(evaluation.draw_samples(self.model, SETTINGS["num_samples"], seed=0),
+                        self.result.samples)
+    self.assertNotAllEqual(evaluation.draw_samples(self.model, SETTINGS["num_samples"], seed=1),
+                           self.result.samples)
+
 
 if __name__ == "__main__":
   tf.test.main()

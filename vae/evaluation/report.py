@@ -167,12 +167,18 @@ def _compiled(model, iw_samples):
     return objectives.iwae_bound(model, x, k=iw_samples, types=y,
                                  chunk=min(iw_samples, IWAE_CHUNK), seed=seed)
 
-  @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
-                                tf.TensorSpec([], tf.float32), seed])
+  return terms, iwae, _compiled_sample(model)
+
+
+def _compiled_sample(model):
+  """`model.sample(count, temperature, seed)`, traced once for any count."""
+
+  @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
+                                tf.TensorSpec([2], tf.int32)])
   def sample(count, temperature, seed):
     return model.sample(count, temperature=temperature, seed=seed)
 
-  return terms, iwae, sample
+  return sample
 
 
 @dataclasses.dataclass
@@ -268,6 +274,12 @@ def _likelihood_terms(terms_fn, iwae_fn, images, image_types, seed):
       iwae_fn(tf.constant(x), tf.constant(y), s).numpy()
       for (x, y), s in zip(iwae_batches, _stream(seed, _IWAE_STREAM, len(iwae_batches)))])
   return terms, iwae
+
+
+def draw_samples(model, num_samples, temperature=1.0, seed=0):
+  """The `num_samples` samples [N, S, S, C] that `compute_report` judges for this
+  `temperature` and `seed`: the same draws, for a measure outside the report."""
+  return _draw_samples(_compiled_sample(model), num_samples, temperature, seed)
 
 
 def _draw_samples(sample_fn, num_samples, temperature, seed):
