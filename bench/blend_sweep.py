@@ -39,6 +39,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import cv2  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
@@ -162,6 +163,69 @@ def lengthened(model, codes, factor):
   return model.join_code(longer, model.grid_centre(longer) + z2 - model.grid_centre(z1)).numpy()
 
 
+# (name, how the pair's sprites are aligned) (`--probes`).
+ALIGNED = (
+    ("aligned blend, affine by silhouette", "affine"),
+    ("aligned blend, dense flow", "flow"),
+)
+
+
+def _silhouette_map(a, b):
+  """The flow [S, S, 2] of the affine map taking sprite a's silhouette (its alpha's
+  centroid and covariance) onto sprite b's: a point p of a goes to p + flow[p]."""
+  size = a.shape[0]
+  yx = np.stack(np.mgrid[0:size, 0:size][::-1], -1).astype(np.float64)  # [S, S, (x, y)]
+
+  def moments(sprite):
+    weight = sprite[..., 3:] / (sprite[..., 3].sum() + 1e-6)
+    mean = (weight * yx).sum((0, 1))
+    centred = yx - mean
+    return mean, np.einsum("hwi,hwj->ij", weight * centred, centred)
+
+  def root(covariance):
+    values, vectors = np.linalg.eigh(covariance)
+    return vectors @ np.diag(np.sqrt(np.maximum(values, 1e-6))) @ vectors.T
+
+  (mean_a, cov_a), (mean_b, cov_b) = moments(a), moments(b)
+  linear = root(cov_b) @ np.linalg.inv(root(cov_a))
+  linear = (linear + linear.T) / 2  # no rotation: a stretch about the centroid
+  return (mean_b + (yx - mean_a) @ linear.T - yx).astype(np.float32)
+
+
+def _dense_flow(a, b):
+  """Farneback's flow [S, S, 2] from sprite a to sprite b, on their grey composites."""
+  grey = lambda sprite: np.clip(metrics.composite(sprite[None])[0] @ [0.299, 0.587, 0.114]
+                                * 255, 0, 255).astype(np.uint8)
+  return cv2.calcOpticalFlowFarneback(grey(a), grey(b), None, 0.5, 3, 11, 5, 5, 1.1, 0)
+
+
+def _warp(sprite, flow, share):
+  """The sprite [S, S, C] sampled at x + share * flow(x)."""
+  size = sprite.shape[0]
+  x, y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+  return np.clip(cv2.remap(sprite, x + share * flow[..., 0], y + share * flow[..., 1],
+                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), 0, 1)
+
+
+def aligned(model, codes, partners, train, how, count, seed=0):
+  """`count` default blends of the same pairs, each pair's sprites first warped halfway
+  towards each other (`how`: "affine" or "flow") and encoded again."""
+  rng = np.random.default_rng(seed)
+  i, j = pairs(codes, partners, 0, 32, count, rng)
+  align = _silhouette_map if how == "affine" else _dense_flow
+  flows = [align(train[a], train[b]) for a, b in zip(i, j)]
+  first = np.stack([_warp(train[a], flow, -0.5) for a, flow in zip(i, flows)])
+  second = np.stack([_warp(train[b], flow, 0.5) for b, flow in zip(j, flows)])
+  mixed = (encode(model, first) + encode(model, second)) / 2
+  return model.full_length_detail(tf.constant(mixed), tf.fill([count, 2], 0.5)).numpy()
+
+
+def encode(model, images):
+  """Posterior means [N, code_dim] of images [N, S, S, C], 128 at a time."""
+  return np.concatenate([model.encode(tf.constant(images[k:k + 128])).mean().numpy()
+                         for k in range(0, len(images), 128)])
+
+
 def render(model, codes):
   return np.concatenate([model.render(tf.constant(codes[k:k + 100])).numpy()
                          for k in range(0, len(codes), 100)])
@@ -180,15 +244,15 @@ def main():
   parser.add_argument("--realism", action="store_true",
                       help="also the convnet and linear two-sample tests (about 30 s a setting)")
   parser.add_argument("--probes", action="store_true",
-                      help="also the fusions and balanced blends that were not kept")
+                      help="also the samplers tried and not kept: fusions, balanced, lengthened, "
+                      "aligned")
   parser.add_argument("--sheets", default="", help="a folder for a PNG of each setting's samples")
   parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                       help="only the rows whose names contain one of these")
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
   images, train, heldout, (train_groups, heldout_groups) = report_lib.load_split(config, "test")
-  codes = np.concatenate([model.encode(tf.constant(train[i:i + 128])).mean().numpy()
-                          for i in range(0, len(train), 128)])
+  codes = encode(model, train)
   partners = blend.partners(codes, train_groups, k=96)
   print(f"{args.ckpt}: {len(codes)} training codes, {args.samples} samples per setting, "
         f"{len(images)} test sprites")
@@ -205,6 +269,8 @@ def main():
     rows += [(name, lambda factor=factor: render(model, lengthened(
         model, blends(model, codes, partners, default, args.samples), factor)))
              for name, factor in LENGTHENED]
+    rows += [(name, lambda how=how: render(
+        model, aligned(model, codes, partners, train, how, args.samples))) for name, how in ALIGNED]
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
