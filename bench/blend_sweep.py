@@ -163,13 +163,6 @@ def lengthened(model, codes, factor):
   return model.join_code(longer, model.grid_centre(longer) + z2 - model.grid_centre(z1)).numpy()
 
 
-# (name, how the pair's sprites are aligned) (`--probes`).
-ALIGNED = (
-    ("aligned blend, affine by silhouette", "affine"),
-    ("aligned blend, dense flow", "flow"),
-)
-
-
 def _silhouette_map(a, b):
   """The flow [S, S, 2] of the affine map taking sprite a's silhouette (its alpha's
   centroid and covariance) onto sprite b's: a point p of a goes to p + flow[p]."""
@@ -207,17 +200,23 @@ def _warp(sprite, flow, share):
                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), 0, 1)
 
 
-def aligned(model, codes, partners, train, how, count, seed=0):
+def aligned(model, codes, partners, train, align, count, seed=0):
   """`count` default blends of the same pairs, each pair's sprites first warped halfway
-  towards each other (`how`: "affine" or "flow") and encoded again."""
+  towards each other by `align`'s flow (`_silhouette_map` or `_dense_flow`) and encoded again."""
   rng = np.random.default_rng(seed)
   i, j = pairs(codes, partners, 0, 32, count, rng)
-  align = _silhouette_map if how == "affine" else _dense_flow
   flows = [align(train[a], train[b]) for a, b in zip(i, j)]
   first = np.stack([_warp(train[a], flow, -0.5) for a, flow in zip(i, flows)])
   second = np.stack([_warp(train[b], flow, 0.5) for b, flow in zip(j, flows)])
   mixed = (encode(model, first) + encode(model, second)) / 2
   return model.full_length_detail(tf.constant(mixed), tf.fill([count, 2], 0.5)).numpy()
+
+
+# (name, the flow that aligns a pair's sprites) (`--probes`).
+ALIGNED = (
+    ("aligned blend, affine by silhouette", _silhouette_map),
+    ("aligned blend, dense flow", _dense_flow),
+)
 
 
 def encode(model, images):
@@ -269,8 +268,9 @@ def main():
     rows += [(name, lambda factor=factor: render(model, lengthened(
         model, blends(model, codes, partners, default, args.samples), factor)))
              for name, factor in LENGTHENED]
-    rows += [(name, lambda how=how: render(
-        model, aligned(model, codes, partners, train, how, args.samples))) for name, how in ALIGNED]
+    rows += [(name, lambda align=align: render(
+        model, aligned(model, codes, partners, train, align, args.samples)))
+             for name, align in ALIGNED]
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
