@@ -159,6 +159,9 @@ def report_table(report):
                 f"near-copies (ratio < {copies['threshold']:.3f}) *")
   table.add_row("memorization (pixels)", f"{copies['pixel_near_copy_fraction']:.3f}",
                 "near-copies by the ratio test on 32 px composites")
+  if copies.get("shape_near_copy_fraction") is not None:
+    table.add_row("memorization (shapes)", f"{copies['shape_near_copy_fraction']:.3f}",
+                  "the same on 32 px silhouettes: a recoloured copy counts")
   for name, scores in (report["realism"] or {}).items():
     table.add_row(f"realism ({name})", f"{scores['accuracy']:.3f}",
                   f"convnet tells them from held-out: 0.5 cannot; log-loss "

@@ -106,6 +106,9 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertIn("random-convnet", stderr)
     self.assertIn("not ImageNet FID", stderr)
     self.assertIn("near-copies (ratio < ", stderr)
+    # The silhouette test, with the species of the training sprites.
+    self.assertBetween(printed["memorization"]["shape_near_copy_fraction"], 0.0, 1.0)
+    self.assertIn("memorization (shapes)", stderr)
 
   def test_run_writes_every_picture_with_an_alpha_channel(self):
     for name in PICTURES:

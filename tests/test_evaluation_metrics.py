@@ -205,6 +205,40 @@ class MemorizationTest(tf.test.TestCase):
     self.assertAllClose(second, np.sort(full, 1)[:, 1])
     self.assertAllEqual(index, np.argmin(full, 1))
 
+  def test_two_nearest_groups_takes_the_second_from_another_group_across_blocks(self):
+    rng = np.random.default_rng(3)
+    queries, refs = rng.random((9, 5)), rng.random((23, 5))
+    groups = rng.integers(0, 6, 23)
+    first, second, index = metrics.two_nearest_groups(queries, refs, groups, chunk_size=4)
+    full = np.sqrt(((queries[:, None] - refs[None]) ** 2).sum(-1))
+    self.assertAllClose(first, full.min(1))
+    self.assertAllEqual(index, np.argmin(full, 1))
+    other = np.where(groups[None, :] == groups[index][:, None], np.inf, full)
+    self.assertAllClose(second, other.min(1))
+    # One group a row: the plain two nearest.
+    alone = metrics.two_nearest_groups(queries, refs, np.arange(23))
+    for grouped, plain in zip(alone, metrics.two_nearest(queries, refs)):
+      self.assertAllClose(grouped, plain)
+
+  def test_a_twin_in_the_same_group_no_longer_hides_a_copy(self):
+    # Each training sprite has a twin a hair away (its shiny, another form):
+    # a copy of one is about as near the other, a ratio near 1 like a new
+    # sprite's, unless the second-nearest is taken from another group.
+    train = np.concatenate([self.train, self.train + 1e-3])
+    groups = np.tile(np.arange(len(self.train)), 2)
+    copies = self.train[:20] + np.random.default_rng(4).normal(0, 0.01, self.train[:20].shape)
+    plain = metrics.memorization(copies, train, self.heldout)
+    self.assertGreater(plain["nearest_ratio"].min(), 0.9)
+    grouped = metrics.memorization(copies, train, self.heldout, train_groups=groups)
+    self.assertEqual(grouped["near_copy_fraction"], 1.0)
+    self.assertLess(grouped["nearest_ratio"].max(), 0.2)
+    self.assertLessEqual(metrics.memorization(
+        self.heldout, train, self.heldout, train_groups=groups)["near_copy_fraction"], 0.05)
+
+  def test_groups_must_name_every_training_row(self):
+    with self.assertRaisesRegex(ValueError, "groups must name each of the 100 references"):
+      metrics.memorization(self.heldout, self.train, self.heldout, train_groups=np.arange(99))
+
   def test_accepts_feature_rows(self):
     train = _gaussian(50, 16, 0)
     result = metrics.memorization(train[:3] + 1e-9, train,

@@ -101,6 +101,22 @@ class LinearTwoSampleTest(tf.test.TestCase):
     self.assertGreater(apart["accuracy"], 0.95)
 
 
+class ShapeCopiesTest(tf.test.TestCase):
+
+  def test_a_copy_in_new_colours_is_flagged_and_a_picture_without_alpha_has_no_shape(self):
+    train = fixtures.sprites(80, 32, seed=0)
+    groups = np.arange(80) // 2
+    heldout = fixtures.sprites(40, 32, seed=1)
+    recoloured = 1.0 - train[:20]
+    recoloured[..., 3] = train[:20, ..., 3]
+    recoloured[..., :3] *= recoloured[..., 3:]  # premultiplied
+    out = realism.shape_copies(recoloured, train, heldout, groups)
+    self.assertEqual(out["near_copy_fraction"], 1.0)
+    self.assertAllEqual(out["nearest_index"] // 2, np.arange(20) // 2)
+    self.assertIsNone(realism.shape_copies(train[..., :3], train[..., :3], heldout[..., :3],
+                                           groups))
+
+
 @pytest.mark.slow
 class BundledSpritesTest(tf.test.TestCase):
   """The known answers on the real sprites: held-out against training, noise, copies."""
@@ -134,3 +150,19 @@ class BundledSpritesTest(tf.test.TestCase):
     copies[..., :3] = np.minimum(copies[..., :3], copies[..., 3:])  # premultiplied
     out = realism.pixel_copies(copies, self.train, self.test)
     self.assertGreater(out["near_copy_fraction"], 0.9)
+    shape = realism.shape_copies(copies, self.train, self.test, self.train_groups)
+    self.assertGreater(shape["near_copy_fraction"], 0.9)
+
+  def test_held_out_shapes_are_copies_at_the_calibrated_rate(self):
+    out = realism.shape_copies(self.test, self.train, self.test, self.train_groups)
+    self.assertAllClose(out["near_copy_fraction"], 0.05, atol=0.01)
+
+  def test_recoloured_copies_are_flagged_by_their_shape(self):
+    # The colours of 100 training sprites rotated (R, G, B) -> (B, R, G): the
+    # same drawing in new colours, which the pixel test can pass as new.
+    picked = self.train[np.random.default_rng(2).permutation(len(self.train))[:100]]
+    recoloured = picked[..., [2, 0, 1, 3]]
+    shape = realism.shape_copies(recoloured, self.train, self.test, self.train_groups)
+    pixel = realism.pixel_copies(recoloured, self.train, self.test)
+    self.assertGreater(shape["near_copy_fraction"], 0.95)
+    self.assertGreater(shape["near_copy_fraction"], pixel["near_copy_fraction"])

@@ -111,6 +111,39 @@ def two_nearest(queries, references, chunk_size=512):
   return np.sqrt(first), np.sqrt(second), index
 
 
+def two_nearest_groups(queries, references, groups, chunk_size=512):
+  """Like `two_nearest`, the second distance to the nearest reference of another group.
+
+  groups [M] name each reference row's group (a species): a reference's twin
+  in its own group (its shiny or another form, the same silhouette) is then
+  never the second-nearest, which would make a copy of either look new.
+
+  Returns:
+    (nearest [N] float64, nearest of another group [N] float64 (inf with one
+    group), indices [N] int64 of the nearest).
+  """
+  queries = _as_vectors(queries, "queries")
+  references = _as_vectors(references, "references")
+  groups = np.asarray(groups)
+  if groups.shape != (len(references),):
+    raise ValueError(f"groups must name each of the {len(references)} references, "
+                     f"got shape {groups.shape}")
+  _, group_of = np.unique(groups, return_inverse=True)
+  order = np.argsort(group_of, kind="stable")
+  starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0])
+  first = np.empty(len(queries))
+  second = np.empty(len(queries))
+  index = np.empty(len(queries), np.int64)
+  for i in range(0, len(queries), chunk_size):
+    sq = _block_sq_distances(queries[i:i + chunk_size], references[order])
+    per_group = np.minimum.reduceat(sq, starts, axis=1)  # [n, groups]
+    two = np.sort(per_group, axis=1)[:, :2]
+    first[i:i + chunk_size] = two[:, 0]
+    second[i:i + chunk_size] = two[:, 1] if two.shape[1] > 1 else np.inf
+    index[i:i + chunk_size] = order[np.argmin(sq, axis=1)]
+  return np.sqrt(first), np.sqrt(second), index
+
+
 def nearest_neighbour(queries, references, chunk_size=512):
   """Distance to, and index of, each query's nearest reference row.
 
@@ -242,7 +275,7 @@ def _rms_vectors(x, name):
   return _as_vectors(x, name)
 
 
-def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
+def memorization(samples, train, heldout, quantile=0.05, chunk_size=512, train_groups=None):
   """How many samples are near-copies of a training sprite.
 
   Distances are root-mean-square differences, L2 / sqrt(number of values):
@@ -259,7 +292,9 @@ def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
   sprites gets a fraction near `quantile`, a copying model a fraction near 1.
   (A training sprite with a near-twin in the training set, such as a form
   that differs by a few pixels, gives its copies a ratio near 1: the test
-  cannot tell which of the two was copied, and misses them.)
+  cannot tell which of the two was copied, and misses them; with
+  `train_groups` the second-nearest is the nearest of another group, so a
+  twin within a species no longer hides a copy.)
 
   Args:
     samples: generated [N, S, S, C] images or [N, D] features.
@@ -267,6 +302,8 @@ def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
     heldout: held-out set in the same space.
     quantile: which quantile of held-out ratios is the threshold.
     chunk_size: rows per block of the distance computation.
+    train_groups: optional [len(train)] group (species) of each training row;
+      see above.
 
   Returns:
     dict with near_copy_fraction, threshold (of the ratio),
@@ -284,8 +321,12 @@ def memorization(samples, train, heldout, quantile=0.05, chunk_size=512):
   if len(train) < 2:
     raise ValueError(f"train must hold at least 2 rows for the ratio test, got {len(train)}")
   scale = np.sqrt(samples.shape[1])
-  sample_dist, sample_second, index = two_nearest(samples, train, chunk_size)
-  heldout_dist, heldout_second, _ = two_nearest(heldout, train, chunk_size)
+  if train_groups is None:
+    nearest = lambda queries: two_nearest(queries, train, chunk_size)
+  else:
+    nearest = lambda queries: two_nearest_groups(queries, train, train_groups, chunk_size)
+  sample_dist, sample_second, index = nearest(samples)
+  heldout_dist, heldout_second, _ = nearest(heldout)
   sample_ratio = sample_dist / np.maximum(sample_second, 1e-12)
   heldout_ratio = heldout_dist / np.maximum(heldout_second, 1e-12)
   threshold = float(np.quantile(heldout_ratio, quantile))

@@ -73,6 +73,11 @@ MEANINGS = {
                                              "pixels (32 px composites) instead of features",
     "memorization.pixel_threshold": "ratio below which a sample counts as a near-copy in pixels",
     "memorization.pixel_threshold_definition": "how that ratio was chosen",
+    "memorization.shape_near_copy_fraction": "the same share judged on silhouettes alone, "
+                                             "against other species: a copy in new colours "
+                                             "counts (none without species or alpha)",
+    "memorization.shape_threshold": "ratio below which a sample's outline counts as copied",
+    "memorization.shape_threshold_definition": "how that ratio was chosen",
     "realism": "classifier two-sample tests against held-out sprites (none: too few images)",
     "realism.*.accuracy": "how often a small convnet tells these images from held-out "
                           "sprites it did not train on: 0.5 cannot tell them apart, 1.0 "

@@ -25,6 +25,9 @@ gives the report two measures that judge the pictures themselves:
   `metrics.memorization` on 32 px composites: a sample much nearer one
   training sprite than the next is a copy of it, with the threshold set so
   that held-out sprites score `quantile` (0.05).
+* `shape_copies`: the same ratio test on silhouettes (32 px alpha), the
+  second-nearest taken from another species. Colour does not enter it, so a
+  recoloured copy, which the pixel test can pass as new, is caught.
 """
 
 import cv2
@@ -244,3 +247,28 @@ def pixel_copies(samples, train, heldout, quantile=0.05):
   """`metrics.memorization` on 32 px composites: near-copies in pixel space."""
   return metrics.memorization(composites(samples, COPY_SIZE), composites(train, COPY_SIZE),
                               composites(heldout, COPY_SIZE), quantile=quantile)
+
+
+def silhouettes(images, size):
+  """The alpha of premultiplied RGBA [N, S, S, 4] in [0, 1], resized to size x size, [N, size * size]."""
+  alpha = np.asarray(images, np.float32)[..., 3]
+  if alpha.shape[1] != size:
+    alpha = np.stack([cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA) for a in alpha])
+  return alpha.reshape(len(alpha), -1)
+
+
+def shape_copies(samples, train, heldout, train_groups, quantile=0.05):
+  """`metrics.memorization` on 32 px silhouettes, the second-nearest of another species.
+
+  A sample that keeps a training sprite's outline under other colours is a
+  copy of it that `pixel_copies` can miss. A silhouette is shared by a
+  sprite, its shiny twin and many forms, so the ratio is taken against the
+  nearest sprite of another species (`train_groups`); otherwise a copy of
+  either twin would sit as near the other and look new. Images without an
+  alpha channel have no silhouette: None.
+  """
+  if np.shape(samples)[-1] != 4:
+    return None
+  return metrics.memorization(silhouettes(samples, COPY_SIZE), silhouettes(train, COPY_SIZE),
+                              silhouettes(heldout, COPY_SIZE), quantile=quantile,
+                              train_groups=train_groups)

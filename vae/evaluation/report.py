@@ -239,7 +239,7 @@ def compute_report(model, images, train, heldout=None, *, iw_samples, num_sample
   terms_fn, iwae_fn, sample_fn = _compiled(model, iw_samples)
   terms, iwae = _likelihood_terms(terms_fn, iwae_fn, images, image_types, seed)
   samples = _draw_samples(sample_fn, num_samples, temperature, seed)
-  copies = _near_copies(samples, train, heldout)
+  copies = _near_copies(samples, train, heldout, None if groups is None else groups[0])
   report = dict(
       **_likelihood_report(model, terms, iwae, iw_samples),
       recon_psnr=metrics.psnr(images, terms["reconstruction"]),
@@ -320,8 +320,9 @@ def _feature_report(images, samples, num_samples, seed):
               **metrics.prdc(real, fake, k=min(PRDC_K, len(images) - 1, num_samples - 1)))
 
 
-def _near_copies(samples, train, heldout):
-  """Near-copies by the ratio test in feature space and in pixel space.
+def _near_copies(samples, train, heldout, train_groups=None):
+  """Near-copies by the ratio test in feature space, in pixel space and on silhouettes
+  (these only with the training sprites' species, `train_groups`, and an alpha channel).
 
   Returns {"report": the report's `memorization`, "pixel": the pixel test's
   result with each sample's nearest training sprite}.
@@ -330,6 +331,8 @@ def _near_copies(samples, train, heldout):
       features.directions(features.embed(samples)), features.directions(features.embed(train)),
       features.directions(features.embed(heldout)), quantile=MEMORIZATION_QUANTILE)
   pixel = realism.pixel_copies(samples, train, heldout, quantile=MEMORIZATION_QUANTILE)
+  shape = None if train_groups is None else realism.shape_copies(
+      samples, train, heldout, train_groups, quantile=MEMORIZATION_QUANTILE)
   report = dict(
       near_copy_fraction=copies["near_copy_fraction"],
       threshold=copies["threshold"],
@@ -345,7 +348,12 @@ def _near_copies(samples, train, heldout):
       pixel_near_copy_fraction=pixel["near_copy_fraction"],
       pixel_threshold=pixel["threshold"],
       pixel_threshold_definition=(
-          f"the same ratio test between {realism.COPY_SIZE} px composites on grey"))
+          f"the same ratio test between {realism.COPY_SIZE} px composites on grey"),
+      shape_near_copy_fraction=None if shape is None else shape["near_copy_fraction"],
+      shape_threshold=None if shape is None else shape["threshold"],
+      shape_threshold_definition=(
+          f"the same ratio test between {realism.COPY_SIZE} px silhouettes (alpha), the "
+          "second-nearest the nearest training sprite of another species"))
   return dict(report=report, pixel=pixel)
 
 
