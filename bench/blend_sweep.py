@@ -5,8 +5,9 @@
 
 For each setting it draws `--samples` blends of the training codes (posterior
 means, each with one of its nearest codes of another species; seeded) and
-reports the share of pixel-space near-copies (`realism.pixel_copies`), the
-sample sharpness, alpha hardness and one-piece share of
+reports the share of pixel-space near-copies (`realism.pixel_copies`) and of
+silhouette near-copies (`realism.shape_copies`, which a recolouring does not
+fool), the sample sharpness, alpha hardness and one-piece share of
 `vae/evaluation/appearance.py`, on the test split, and with `--realism` the
 two-sample tests of `vae/evaluation/realism.py`. The settings: the range of
 t, which neighbours serve as partners, how many parents a blend has, and
@@ -14,8 +15,8 @@ whether the blended grid's detail is rescaled to its parents' length about
 the grid prior's mean (what the blend sampler does). Quicker than a whole
 evaluate.py run, for choosing the settings.
 
-With `--probes` it also measures two samplers that were tried and not kept
-(bench/README.md, section 15):
+With `--probes` it also measures samplers that were tried and not kept
+(bench/README.md, sections 15 to 18):
 
 * fusions: z1 blended, the grid taken from one parent on one side of a soft
   straight cut at a random angle and from the other on the other side (each
@@ -25,7 +26,11 @@ With `--probes` it also measures two samplers that were tried and not kept
   sprite as from the other;
 * z1 lengthened: the default blend with z1 scaled by a factor too (the grid's
   detail kept about the grid centre of the new z1), as the detail is scaled
-  back to its parents' length (bench/README.md, section 16).
+  back to its parents' length (section 16);
+* aligned blends: each pair's sprites warped halfway towards each other and
+  encoded again before the default blend (section 17);
+* swapped: z1 (silhouette and hue) of one parent, the grid's detail of the
+  other about the new z1's grid centre (section 18).
 
 `--only NAME ...` keeps the rows whose names contain one of the NAMEs.
 
@@ -219,6 +224,16 @@ ALIGNED = (
 )
 
 
+def swapped(model, codes, partners, count, seed=0):
+  """`count` codes of the default's pairs: the first parent's z1, the second's grid detail
+  (its deviation from its own grid centre) about the grid centre of that z1."""
+  i, j = pairs(codes, partners, 0, 32, count, np.random.default_rng(seed))
+  z1, z2 = model.split_code(tf.constant(codes))
+  detail = z2 - model.grid_centre(z1)
+  z1 = tf.gather(z1, i)
+  return model.join_code(z1, model.grid_centre(z1) + tf.gather(detail, j)).numpy()
+
+
 def encode(model, images):
   """Posterior means [N, code_dim] of images [N, S, S, C], 128 at a time."""
   return np.concatenate([model.encode(tf.constant(images[k:k + 128])).mean().numpy()
@@ -236,6 +251,29 @@ def sheet(samples, path):
                                           channels=3, scale=2))
 
 
+def header(width, with_realism):
+  """The column names of `measures`' lines, the first column `width` wide."""
+  return (f"{'setting':{width}s} {'pixel copies':>12s} {'shape copies':>12s} {'sharpness':>9s} "
+          f"{'hardness':>8s} {'one piece':>9s}" +
+          ("  convnet  log-loss  linear" if with_realism else ""))
+
+
+def measures(name, width, samples, train, heldout, groups, with_realism):
+  """One line of the sweep's measures of `samples` against the held-out sprites;
+  `groups` (of the training sprites, of the held-out ones) are the species."""
+  copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]
+  shapes = realism.shape_copies(samples, train, heldout, groups[0])["near_copy_fraction"]
+  looks = appearance.compare(heldout, samples=samples)
+  line = (f"{name:{width}s} {copies:12.3f} {shapes:12.3f} {looks['sharpness']['samples']:9.3f} "
+          f"{looks['alpha_hardness']['samples']:8.3f} "
+          f"{looks['silhouette']['samples']['one_piece']:9.3f}")
+  if with_realism:
+    conv = realism.two_sample_test(heldout, samples, groups[1], kind="conv")
+    linear = realism.two_sample_test(heldout, samples, groups[1], kind="linear")
+    line += f"  {conv['accuracy']:7.3f}  {conv['log_loss']:8.3f}  {linear['accuracy']:6.3f}"
+  return line
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--ckpt", default="pretrained")
@@ -244,7 +282,7 @@ def main():
                       help="also the convnet and linear two-sample tests (about 30 s a setting)")
   parser.add_argument("--probes", action="store_true",
                       help="also the samplers tried and not kept: fusions, balanced, lengthened, "
-                      "aligned")
+                      "aligned, swapped")
   parser.add_argument("--sheets", default="", help="a folder for a PNG of each setting's samples")
   parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                       help="only the rows whose names contain one of these")
@@ -255,8 +293,7 @@ def main():
   partners = blend.partners(codes, train_groups, k=96)
   print(f"{args.ckpt}: {len(codes)} training codes, {args.samples} samples per setting, "
         f"{len(images)} test sprites")
-  header = f"{'setting':46s} {'pixel copies':>12s} {'sharpness':>9s} {'hardness':>8s} {'one piece':>9s}"
-  print(header + ("  convnet  log-loss  linear" if args.realism else ""))
+  print(header(46, args.realism))
   rows = [(setting[0], lambda setting=setting: render(
       model, blends(model, codes, partners, setting, args.samples))) for setting in SETTINGS]
   if args.probes:
@@ -271,20 +308,14 @@ def main():
     rows += [(name, lambda align=align: render(
         model, aligned(model, codes, partners, train, align, args.samples)))
              for name, align in ALIGNED]
+    rows.append(("swapped: z1 of one, detail of the other",
+                 lambda: render(model, swapped(model, codes, partners, args.samples))))
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
     samples = draw()
-    copies = realism.pixel_copies(samples, train, heldout)["near_copy_fraction"]
-    looks = appearance.compare(heldout, samples=samples)
-    line = (f"{name:46s} {copies:12.3f} {looks['sharpness']['samples']:9.3f} "
-            f"{looks['alpha_hardness']['samples']:8.3f} "
-            f"{looks['silhouette']['samples']['one_piece']:9.3f}")
-    if args.realism:
-      conv = realism.two_sample_test(heldout, samples, heldout_groups, kind="conv")
-      linear = realism.two_sample_test(heldout, samples, heldout_groups, kind="linear")
-      line += f"  {conv['accuracy']:7.3f}  {conv['log_loss']:8.3f}  {linear['accuracy']:6.3f}"
-    print(line, flush=True)
+    print(measures(name, 46, samples, train, heldout, (train_groups, heldout_groups),
+                   args.realism), flush=True)
     if args.sheets:
       sheet(samples, os.path.join(args.sheets, f"{number:02d}.png"))
   return 0

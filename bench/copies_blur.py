@@ -1,4 +1,4 @@
-"""Whether blur hides copies from the pixel near-copy test, on one run's weights.
+"""Whether blur or new colours hide copies from the near-copy tests, on one run's weights.
 
   python bench/copies_blur.py [--ckpt pretrained] [--samples 500]
 
@@ -9,6 +9,11 @@ blur of the softer ones hid their copying from the ratio test
 sprites the test is calibrated on, with Gaussians of a few widths (in pixels
 of the 64 px sprite, every channel alpha included) and reports each set's
 near-copy share: if blur hid copies, the blurred samples would score lower.
+
+Then every training sprite as it is, and with its colours rotated (R, G, B to
+B, R, G: the same drawing in new colours), through both the pixel test and
+the silhouette test (`realism.shape_copies`), the shares of copies each
+catches (bench/README.md, section 18).
 """
 
 import argparse
@@ -42,14 +47,21 @@ def main():
   parser.add_argument("--samples", type=int, default=500)
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
-  _, train, heldout, _ = report_lib.load_split(config, "test")
+  _, train, heldout, (train_groups, _) = report_lib.load_split(config, "test")
   samples = report_lib.draw_samples(model, args.samples)  # evaluate.py's, at its default seed
   print(f"{args.ckpt}: {len(samples)} samples, {len(heldout)} held-out sprites")
-  print(f"{'set':10s} {'blur sigma':>10s} {'pixel near-copies':>18s}")
+  print(f"{'set':10s} {'blur sigma':>10s} {'pixel near-copies':>18s} {'shape near-copies':>18s}")
   for name, images in (("samples", samples), ("held-out", heldout)):
     for sigma in SIGMAS:
       share = realism.pixel_copies(blurred(images, sigma), train, heldout)["near_copy_fraction"]
-      print(f"{name:10s} {sigma:10.1f} {share:18.3f}", flush=True)
+      shapes = realism.shape_copies(blurred(images, sigma), train, heldout, train_groups)
+      print(f"{name:10s} {sigma:10.1f} {share:18.3f} {shapes['near_copy_fraction']:18.3f}",
+            flush=True)
+  print(f"\n{'every training sprite':28s} {'pixel near-copies':>18s} {'shape near-copies':>18s}")
+  for name, images in (("as it is", train), ("colours rotated", train[..., [2, 0, 1, 3]])):
+    share = realism.pixel_copies(images, train, heldout)["near_copy_fraction"]
+    shapes = realism.shape_copies(images, train, heldout, train_groups)["near_copy_fraction"]
+    print(f"{name:28s} {share:18.3f} {shapes:18.3f}", flush=True)
   return 0
 
 
