@@ -24,7 +24,9 @@
   between the directions of their features (`features.directions`). A blurry
   sample is near many sprites at once in pixel space, and near the sprites
   with the weakest features in feature space; plain distances flag such
-  blobs as copies, the ratio does not.
+  blobs as copies, the ratio does not. The same test on 32 px composites
+  (`pixel_near_copy_fraction`) and on silhouettes against other species
+  (`shape_near_copy_fraction`, which a copy in new colours does not escape).
 * `rate_by_level`: the rate split into the global latent and the grid.
 
 Samples come from the model's sampler (`vae/samplers/`), refitted here when
