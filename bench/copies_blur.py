@@ -53,10 +53,10 @@ def main():
   print(f"{'set':10s} {'blur sigma':>10s} {'pixel near-copies':>18s} {'shape near-copies':>18s}")
   for name, images in (("samples", samples), ("held-out", heldout)):
     for sigma in SIGMAS:
-      share = realism.pixel_copies(blurred(images, sigma), train, heldout)["near_copy_fraction"]
-      shapes = realism.shape_copies(blurred(images, sigma), train, heldout, train_groups)
-      print(f"{name:10s} {sigma:10.1f} {share:18.3f} {shapes['near_copy_fraction']:18.3f}",
-            flush=True)
+      soft = blurred(images, sigma)
+      share = realism.pixel_copies(soft, train, heldout)["near_copy_fraction"]
+      shapes = realism.shape_copies(soft, train, heldout, train_groups)["near_copy_fraction"]
+      print(f"{name:10s} {sigma:10.1f} {share:18.3f} {shapes:18.3f}", flush=True)
   print(f"\n{'every training sprite':28s} {'pixel near-copies':>18s} {'shape near-copies':>18s}")
   for name, images in (("as it is", train), ("colours rotated", train[..., [2, 0, 1, 3]])):
     share = realism.pixel_copies(images, train, heldout)["near_copy_fraction"]
