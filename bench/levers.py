@@ -1,6 +1,7 @@
 """What each speed lever buys the training loop, measured side by side.
 
-  python bench/levers.py --group code|runtime|batch|condition|likelihood [--quick] [--rounds N]
+  python bench/levers.py --group code|runtime|batch|condition|likelihood|decoder
+                         [--quick] [--rounds N]
 
   code     the default training step as the code stood before the speed work
            and after each change to it (source trees from `git archive`)
@@ -13,6 +14,8 @@
            (`--condition types`, batches of images and their types)
   likelihood one logistic per pixel against mixtures of 2 (the default) and 3
            (`--logistic-mixtures`)
+  decoder  the default decoder against 1 and 2 full-resolution 3x3
+           convolutions before the likelihood (`--output-convs`)
 
 Every variant is train_loop.py's compiled loop (`make_train_fn`, guards on) on
 the `default` preset, in its own process; blocks are timed in turn (see
@@ -36,7 +39,7 @@ CODE = [
 ]
 
 
-GROUPS = ("code", "runtime", "batch", "condition", "likelihood")
+GROUPS = ("code", "runtime", "batch", "condition", "likelihood", "decoder")
 
 
 def variants(group, scratch):
@@ -64,6 +67,8 @@ def variants(group, scratch):
   if group == "likelihood":
     return [{"name": f"--logistic-mixtures {k}", "config": {"logistic_mixtures": k}}
             for k in (1, 2, 3)]
+  if group == "decoder":
+    return [{"name": f"--output-convs {k}", "config": {"output_convs": k}} for k in (0, 1, 2)]
   raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
 
 

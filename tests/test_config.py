@@ -86,6 +86,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("beta", dict(beta=-1.0), "beta must not be negative"),
       ("palette_size", dict(palette_size=0), "palette_size must be at least 1, got 0"),
       ("palette_offset", dict(palette_offset=-2.0), "palette_offset must not be negative, got -2"),
+      ("output_convs", dict(output_convs=-1), "output_convs must not be negative, got -1"),
       ("channels", dict(channels=2), "channels must be 4"),
       ("val_fraction", dict(val_fraction=1.0), "val_fraction must be in"),
       ("norm", dict(norm="batch"), "norm must be one of group, none, got 'batch'"),

@@ -137,6 +137,7 @@ class GraphTest(tf.test.TestCase, parameterized.TestCase):
 # Model variants that between them build every kind of variable.
 CONFIGS = (
     ("mixtures_mog_res", dict(logistic_mixtures=2, prior="mog", res_blocks=1)),
+    ("full_resolution_convs", dict(output_convs=2)),
     ("gaussian_no_norm", dict(likelihood="gaussian", norm="none")),
     ("bernoulli", dict(likelihood="bernoulli")),
     ("palette", dict(likelihood="palette", palette_size=4, palette_offset=4.0)),
@@ -206,7 +207,8 @@ class FromConfigTest(tf.test.TestCase):
                              "compute_dtype": tf.float32, "name": "vae"})
     # What from_config passed when it spelled each keyword out.
     self.assertCountEqual(given, [
-        "image_size", "channels", "latent_dim", "widths", "res_blocks", "norm", "decoder_norm",
+        "image_size", "channels", "latent_dim", "widths", "res_blocks", "output_convs", "norm",
+        "decoder_norm",
         "likelihood", "logistic_mixtures", "palette_size", "palette_offset", "prior",
         "prior_components", "grid_size",
         "grid_channels", "grid_prior", "grid_temperature", "sampler", "expost_latents",

@@ -12,13 +12,13 @@ from vae import networks
 WIDTHS = (4, 4, 8, 8)
 
 
-def _networks(size, channels, likelihood="logistic", **kwargs):
+def _networks(size, channels, likelihood="logistic", output_convs=0, **kwargs):
   args = dict(image_size=size, channels=channels, latent_dim=3, widths=WIDTHS,
               **kwargs)
   encoder = networks.Encoder(**args, name="encoder")
   decoder = networks.Decoder(
       **args, likelihood=likelihoods.make_likelihood(likelihood, channels),
-      name="decoder")
+      output_convs=output_convs, name="decoder")
   return encoder, decoder
 
 
@@ -58,6 +58,23 @@ class NetworksTest(tf.test.TestCase, parameterized.TestCase):
         lambda x: decoder(encoder(x).mean()).log_prob(x),
         input_signature=[tf.TensorSpec([None, 32, 32, 3])])
     self.assertEqual(fn(_images(32, 3, batch=5)).shape, [5])
+
+  @parameterized.parameters(1, 2)
+  def test_output_convs_add_full_resolution_layers_that_see_neighbours(self, k):
+    _, plain = _networks(32, 4)
+    _, decoder = _networks(32, 4, output_convs=k)
+    self.assertLen(decoder.full_resolution, k)
+    # Each added layer brings a kernel and a bias; to_params changes kind, not count.
+    self.assertLen(decoder.variables, len(plain.variables) + 2 * k)
+    z = tf.random.stateless_normal([2, 3], seed=(5, 6))
+    self.assertEqual(decoder(z).event_shape, [32, 32, 4])
+    # The head is a 3x3 convolution on the full-resolution map: a pixel's
+    # parameters move with its neighbour's features.
+    h = tf.random.stateless_normal([1, 32, 32, WIDTHS[0]], seed=(7, 8))
+    with tf.GradientTape() as tape:
+      tape.watch(h)
+      params = decoder.to_params(h)[0, 10, 11]
+    self.assertGreater(float(tf.reduce_sum(tf.abs(tape.gradient(params, h)[0, 10, 10]))), 0.0)
 
   def test_posterior_scale_never_falls_below_the_floor(self):
     encoder, _ = _networks(32, 4)

@@ -55,6 +55,8 @@ class Config:
   latent_dim: int = 64
   widths: tuple = (16, 32, 64, 128)
   res_blocks: int = 0
+  # The decoder's 3x3 convolutions at full resolution (vae/networks.py, Decoder).
+  output_convs: int = 0
   norm: str = "group"  # in the encoder
   decoder_norm: str = "none"  # see vae.model.VAE: a normalised decoder ignores |z|
   likelihood: str = "logistic"
@@ -162,8 +164,8 @@ class Config:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
     for name in ("spike_factor", "beta", "free_bits", "gamma", "capacity_max", "max_minutes",
                  "min_delta", "max_steps", "max_rollbacks", "patience",
-                 "res_blocks", "grid_size", "adversary_weight", "adversary_start",
-                 "palette_offset"):
+                 "res_blocks", "output_convs", "grid_size", "adversary_weight",
+                 "adversary_start", "palette_offset"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
     if not self.grid_temperature > 0:

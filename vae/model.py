@@ -60,8 +60,8 @@ class VAE(tf.Module):
 
   def __init__(self, *, image_size=_DEFAULT.data.image_size, channels=_DEFAULT.data.channels,
                latent_dim=_DEFAULT.latent_dim, widths=_DEFAULT.widths,
-               res_blocks=_DEFAULT.res_blocks, norm=_DEFAULT.norm,
-               decoder_norm=_DEFAULT.decoder_norm, groups=8,
+               res_blocks=_DEFAULT.res_blocks, output_convs=_DEFAULT.output_convs,
+               norm=_DEFAULT.norm, decoder_norm=_DEFAULT.decoder_norm, groups=8,
                likelihood=_DEFAULT.likelihood,
                logistic_mixtures=_DEFAULT.logistic_mixtures, gaussian_scale="channel",
                palette_size=_DEFAULT.palette_size, palette_offset=_DEFAULT.palette_offset,
@@ -82,6 +82,8 @@ class VAE(tf.Module):
       widths: channels of each encoder stage, highest resolution first;
         `len(widths)` stride-2 stages leave a map of S / 2**len(widths).
       res_blocks: residual blocks per stage.
+      output_convs: the decoder's 3x3 convolutions at full resolution
+        (`networks.Decoder`).
       norm: "group" (group normalisation) or "none", in the encoder.
       decoder_norm: the same for the decoder; "none" keeps p(x|z) sensitive
         to the scale of z, which a per-image normalisation divides out (the
@@ -160,7 +162,7 @@ class VAE(tf.Module):
     with self.name_scope:
       self.encoder = networks.Encoder(**net_args, norm=norm, name="encoder")
       self.decoder = networks.Decoder(
-          **net_args, norm=decoder_norm,
+          **net_args, norm=decoder_norm, output_convs=output_convs,
           likelihood=likelihoods.make_likelihood(
               likelihood, channels, mixtures=logistic_mixtures,
               gaussian_scale=gaussian_scale, palette_size=palette_size,

@@ -160,7 +160,7 @@ class Decoder(tf.Module):
   """Maps latents [B, latent_dim] to the likelihood p(x|z)."""
 
   def __init__(self, *, image_size, channels, latent_dim, widths, likelihood,
-               res_blocks=0, norm="group", groups=8, num_conditions=0,
+               res_blocks=0, norm="group", groups=8, num_conditions=0, output_convs=0,
                compute_dtype=tf.float32, name=None):
     """Creates the decoder.
 
@@ -172,6 +172,13 @@ class Decoder(tf.Module):
       likelihood: a likelihood head from `vae.likelihoods`; its
         `params_channels` sets the channels of the last layer and it turns
         those parameters into a distribution.
+      output_convs: 3x3 convolutions at full resolution before the
+        likelihood's parameters. With none, the last stage's transposed
+        convolution gives them directly, each pixel from a 2x2 patch of the
+        half-resolution map; with k, it upsamples to `widths[0]` channels
+        (then an activation) and k 3x3 convolutions (each but the last
+        followed by an activation) give them, so a pixel sees its
+        neighbours at full resolution (bench/README.md, section 19).
     """
     super().__init__(name=name)
     check_geometry(image_size, channels, widths)
@@ -206,9 +213,20 @@ class Decoder(tf.Module):
       # normalisation or activation. Small initial weights start every
       # pixel near the head's neutral parameters (a broad distribution
       # centred on 0.5) rather than at random confident guesses.
-      self.to_params = layers.ConvTranspose2D(
-          widths[0], likelihood.params_channels, gain=0.01,
-          compute_dtype=compute_dtype, name="to_params")
+      self.full_resolution = []
+      if output_convs:
+        self.full_resolution.append(layers.ConvTranspose2D(
+            widths[0], widths[0], compute_dtype=compute_dtype, name="up_full"))
+        self.full_resolution += [
+            layers.Conv2D(widths[0], widths[0], compute_dtype=compute_dtype,
+                          name=f"full_conv_{i}") for i in range(output_convs - 1)]
+        self.to_params = layers.Conv2D(
+            widths[0], likelihood.params_channels, gain=0.01,
+            compute_dtype=compute_dtype, name="to_params")
+      else:
+        self.to_params = layers.ConvTranspose2D(
+            widths[0], likelihood.params_channels, gain=0.01,
+            compute_dtype=compute_dtype, name="to_params")
 
   def __call__(self, z, y=None):
     """Returns p(x|z) (p(x|z, y) with conditions): batch_shape [B], event_shape [S, S, C]."""
@@ -243,4 +261,6 @@ class Decoder(tf.Module):
     """
     for stage in self.stages[len(self.stages) if stages is None else stages:]:
       h = stage(h)
+    for layer in self.full_resolution:
+      h = layers.activation(layer(h))
     return self.likelihood(tf.cast(self.to_params(h), tf.float32), z)
