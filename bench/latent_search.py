@@ -4,11 +4,18 @@
   python bench/latent_search.py langevin --start expost|blend [--samples 500]
       [--rounds 2] [--critic-steps 300] [--steps 20] [--step-size 0.05] [--noise 1]
       [--prior-weight 1] [--realism] [--sheets DIR]
+  python bench/latent_search.py chain --start expost|blend [--rounds 4] [--chain-sample]
+      [--samples 500] [--realism] [--sheets DIR]
 
 `refine` asks whether the reconstructions' PSNR is held back by the encoder
 (an amortisation gap): it starts from the posterior means of the test sprites
 and climbs log p(x|z) + log p(z1) + log p(z2|z1) with Adam, printing the
 log-joint and the PSNR of the render as it goes.
+
+`chain` is the encoder-decoder Markov chain (Arulkumaran, Creswell and
+Bharath 2016): from the `--start` codes it renders each code, encodes the
+render (the posterior mean, or a draw with `--chain-sample`) and renders that,
+`--rounds` times, printing the measures after each round.
 
 `langevin` is discriminator-driven latent sampling (Che et al. 2020; VAEBM,
 Xiao et al. 2021, is its trained-energy cousin): a critic (`vae/critic.py`'s
@@ -144,8 +151,8 @@ class Walker:
     return self.chunks(lambda *a: self.model.render(self.code(*a)), k, e1, e2).numpy()
 
 
-def langevin(model, args, train, train_groups, heldout, heldout_groups, codes, val_codes):
-  rng = np.random.default_rng(0)
+def start(model, args, train, train_groups, codes, val_codes, rng):
+  """The walker and the whitened start codes (k, e1, e2) that `--start` names."""
   z1 = model.split_code(tf.constant(codes))[0].numpy()
   weights, means, chols, _ = mixture.fit_mixture(
       z1, model.split_code(tf.constant(val_codes))[0].numpy(), (1, 2, 4, 8))
@@ -161,17 +168,48 @@ def langevin(model, args, train, train_groups, heldout, heldout_groups, codes, v
     default = next(setting for setting in blend_sweep.SETTINGS if "(the default)" in setting[0])
     k, e1, e2 = walker.whiten(blend_sweep.blends(model, codes, partners, default, n))
   print(f"{len(weights)} mixture components; {n} codes from {args.start}")
-  real = tf.constant(train)
+  return walker, k, e1, e2
+
+
+def measurer(args, train, train_groups, heldout, heldout_groups):
+  """measure(name, samples, number): prints blend_sweep's measures of samples, saves a sheet."""
   started = time.time()
 
-  def measure(name, k, e1, e2, number):
-    samples = walker.render(k, e1, e2)
+  def measure(name, samples, number):
     print(blend_sweep.measures(name, 22, samples, train, heldout, (train_groups, heldout_groups),
                                args.realism) + f"  [{time.time() - started:.0f} s]", flush=True)
     if args.sheets:
-      blend_sweep.sheet(samples, os.path.join(args.sheets, f"{args.start}_{number}.png"))
+      blend_sweep.sheet(samples, os.path.join(args.sheets, f"{args.mode}_{args.start}_{number}.png"))
 
   print(blend_sweep.header(22, args.realism))
+  return measure
+
+
+def chain(model, args, train, train_groups, heldout, heldout_groups, codes, val_codes):
+  """The encoder-decoder chain: render each code, encode the render, `--rounds` times."""
+  walker, k, e1, e2 = start(model, args, train, train_groups, codes, val_codes,
+                            np.random.default_rng(0))
+  measure = measurer(args, train, train_groups, heldout, heldout_groups)
+  samples = walker.render(k, e1, e2)
+  measure("start", samples, 0)
+  for r in range(args.rounds):
+    posterior = [model.encode(tf.constant(samples[i:i + CHUNK])) for i in range(0, len(samples), CHUNK)]
+    chained = np.concatenate([
+        (q.sample(seed=tf.constant([r, i], tf.int32)) if args.chain_sample else q.mean()).numpy()
+        for i, q in enumerate(posterior)])
+    samples = blend_sweep.render(model, chained)
+    measure(f"round {r + 1}", samples, r + 1)
+
+
+def langevin(model, args, train, train_groups, heldout, heldout_groups, codes, val_codes):
+  rng = np.random.default_rng(0)
+  walker, k, e1, e2 = start(model, args, train, train_groups, codes, val_codes, rng)
+  real = tf.constant(train)
+  measure_samples = measurer(args, train, train_groups, heldout, heldout_groups)
+
+  def measure(name, k, e1, e2, number):
+    measure_samples(name, walker.render(k, e1, e2), number)
+
   measure("start", k, e1, e2, 0)
   pool = walker.chunks(walker.image, k, e1, e2).numpy()
   for r in range(args.rounds):
@@ -193,7 +231,7 @@ def langevin(model, args, train, train_groups, heldout, heldout_groups, codes, v
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("mode", choices=("refine", "langevin"))
+  parser.add_argument("mode", choices=("refine", "langevin", "chain"))
   parser.add_argument("--ckpt", default="pretrained")
   parser.add_argument("--steps", type=int, default=None,
                       help="Adam steps (refine, default 200) or Langevin steps a round (default 20)")
@@ -205,6 +243,8 @@ def main():
   parser.add_argument("--step-size", type=float, default=0.05)
   parser.add_argument("--noise", type=float, default=1.0, help="1 for Langevin dynamics proper")
   parser.add_argument("--prior-weight", type=float, default=1.0)
+  parser.add_argument("--chain-sample", action="store_true",
+                      help="chain: draw each new code from q(code|x), not its mean")
   parser.add_argument("--realism", action="store_true")
   parser.add_argument("--sheets", default="")
   args = parser.parse_args()
@@ -214,10 +254,11 @@ def main():
   if args.mode == "refine":
     refine(model, images, 200 if args.steps is None else args.steps, args.lr)
     return 0
-  args.steps = 20 if args.steps is None else args.steps
+  args.steps = 20 if args.steps is None else args.steps  # langevin's
   val = report_lib.load_split(config, "val")[0]
-  langevin(model, args, train, np.asarray(train_groups), heldout, heldout_groups,
-           blend_sweep.encode(model, train), blend_sweep.encode(model, val))
+  (chain if args.mode == "chain" else langevin)(
+      model, args, train, np.asarray(train_groups), heldout, heldout_groups,
+      blend_sweep.encode(model, train), blend_sweep.encode(model, val))
   return 0
 
 
