@@ -1,6 +1,6 @@
 """What each speed lever buys the training loop, measured side by side.
 
-  python bench/levers.py --group code|runtime|batch|condition|likelihood|decoder
+  python bench/levers.py --group code|runtime|batch|condition|likelihood|decoder|grid
                          [--quick] [--rounds N]
 
   code     the default training step as the code stood before the speed work
@@ -16,6 +16,7 @@
            (`--logistic-mixtures`)
   decoder  the default decoder against 1 and 2 full-resolution 3x3
            convolutions before the likelihood (`--output-convs`)
+  grid     the default 16x16x4 latent grid against 16x16x8 (`--grid-channels`)
 
 Every variant is train_loop.py's compiled loop (`make_train_fn`, guards on) on
 the `default` preset, in its own process; blocks are timed in turn (see
@@ -39,7 +40,7 @@ CODE = [
 ]
 
 
-GROUPS = ("code", "runtime", "batch", "condition", "likelihood", "decoder")
+GROUPS = ("code", "runtime", "batch", "condition", "likelihood", "decoder", "grid")
 
 
 def variants(group, scratch):
@@ -69,6 +70,8 @@ def variants(group, scratch):
             for k in (1, 2, 3)]
   if group == "decoder":
     return [{"name": f"--output-convs {k}", "config": {"output_convs": k}} for k in (0, 1, 2)]
+  if group == "grid":
+    return [{"name": f"--grid-channels {c}", "config": {"grid_channels": c}} for c in (4, 8)]
   raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
 
 
