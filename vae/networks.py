@@ -209,8 +209,10 @@ class Decoder(tf.Module):
                                     compute_dtype=compute_dtype, name=f"up_{i}")
         self.stages.append(_Stage(up, widths[i], res_blocks, norm, groups,
                                   compute_dtype, name=f"stage_{i}"))
-      # Undoes encoder stage 0 straight into likelihood parameters, with no
-      # normalisation or activation. Small initial weights start every
+      # The head gives the likelihood's parameters, with no normalisation or
+      # activation: without output convolutions it undoes encoder stage 0
+      # straight into them, with them it is the last 3x3 convolution at full
+      # resolution (after `full_resolution`). Small initial weights start every
       # pixel near the head's neutral parameters (a broad distribution
       # centred on 0.5) rather than at random confident guesses.
       self.full_resolution = []
@@ -220,13 +222,9 @@ class Decoder(tf.Module):
         self.full_resolution += [
             layers.Conv2D(widths[0], widths[0], compute_dtype=compute_dtype,
                           name=f"full_conv_{i}") for i in range(output_convs - 1)]
-        self.to_params = layers.Conv2D(
-            widths[0], likelihood.params_channels, gain=0.01,
-            compute_dtype=compute_dtype, name="to_params")
-      else:
-        self.to_params = layers.ConvTranspose2D(
-            widths[0], likelihood.params_channels, gain=0.01,
-            compute_dtype=compute_dtype, name="to_params")
+      head = layers.Conv2D if output_convs else layers.ConvTranspose2D
+      self.to_params = head(widths[0], likelihood.params_channels, gain=0.01,
+                            compute_dtype=compute_dtype, name="to_params")
 
   def __call__(self, z, y=None):
     """Returns p(x|z) (p(x|z, y) with conditions): batch_shape [B], event_shape [S, S, C]."""
