@@ -236,5 +236,18 @@ class BlendExportTest(ExportTest):
     codes.assign(points, np.array([f"s{i}" for i in range(40)]), step=1)
 
 
+@pytest.mark.slow  # its set-up and compiled steps take several seconds on 2 cores
+class QuiltExportTest(ExportTest):
+  """The same export with the quilt sampler: a mixture over z1 and codes of no fixed count."""
+
+  SAMPLER = "quilt"
+
+  @staticmethod
+  def fit_sampler(sampler):
+    rng = np.random.default_rng(3)
+    codes = rng.normal(size=(40, sampler.codes.shape[1]))
+    sampler.fit(codes, codes, step=1, groups=np.array([f"s{i}" for i in range(40)]))
+
+
 if __name__ == "__main__":
   tf.test.main()

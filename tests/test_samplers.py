@@ -28,7 +28,7 @@ class SamplerInterfaceTest(tf.test.TestCase):
       sampler = samplers.make(kind, latent_dim=4, code_dim=20)
       self.assertIsInstance(sampler, samplers.Sampler)
       self.assertEqual(sampler.kind, kind)
-    with self.assertRaisesRegex(ValueError, "sampler must be one of prior, expost, blend, got 'x'"):
+    with self.assertRaisesRegex(ValueError, "sampler must be one of prior, expost, blend, quilt, got 'x'"):
       samplers.make("x", latent_dim=4, code_dim=20)
 
   def test_every_sampler_fits_draws_describes_and_checkpoints_through_the_interface(self):

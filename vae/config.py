@@ -29,7 +29,7 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 LIKELIHOODS = ("logistic", "palette", "gaussian", "bernoulli")
 PRIORS = ("normal", "mog")
 NORMS = ("group", "none")
-SAMPLERS = ("prior", "expost", "blend")
+SAMPLERS = ("prior", "expost", "blend", "quilt")
 GRID_PRIORS = ("independent", "autoregressive")
 EXPOST_LATENTS = ("top", "all")
 DASHBOARDS = ("auto", "rich", "plain")
@@ -72,7 +72,7 @@ class Config:
   grid_channels: int = 4
   grid_prior: str = "independent"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
-  sampler: str = "blend"  # prior | expost | blend: where samples draw their codes from.
+  sampler: str = "blend"  # prior | expost | blend | quilt: where samples draw their codes from.
   expost_latents: str = "top"  # top | all: the ex-post density's latents (vae/samplers/mixture.py).
   expost_components: int = 4  # most components of the ex-post mixture.
   condition: str = "none"  # none | types: what the encoder and decoder are conditioned on.

@@ -113,7 +113,9 @@ class VAE(tf.Module):
       sampler: where `sample_codes` draws from, `self.expost` (see
         `vae/samplers/`): "prior" draws z1 from p(z1) (and z2 from
         p(z2|z1)); "expost" from a density fitted to the training codes;
-        "blend" between two training codes of different species.
+        "blend" between two training codes of different species; "quilt"
+        z1 from that density and the grid's detail pieced from training
+        sprites' blocks (`vae/samplers/quilt.py`).
       expost_latents: what the ex-post density covers: "top", z1 only (z2
         then comes from p(z2|z1)), or "all", the whole code. The conditional
         prior draws every grid cell independently given z1, which paints
@@ -189,7 +191,7 @@ class VAE(tf.Module):
 
   @property
   def sampler(self):
-    """The kind of the model's sampler: "prior", "expost" or "blend"."""
+    """The kind of the model's sampler: "prior", "expost", "blend" or "quilt"."""
     return self.expost.kind
 
   @property

@@ -4,6 +4,8 @@
 * `mixture.MixtureSampler`: a Gaussian mixture fitted to the training codes
   (the config's "expost").
 * `blend.BlendSampler`: points between two training codes of different species.
+* `quilt.QuiltSampler`: z1 from a mixture fitted to the training codes, the
+  grid's detail pieced from blocks of training sprites' grids.
 
 `make` builds the one a config names; `fit_model` encodes the training (and,
 where it is used, validation) sprites and fits the model's sampler to them.
@@ -16,6 +18,7 @@ from vae import config as config_lib
 from vae.samplers import blend
 from vae.samplers import mixture
 from vae.samplers import prior
+from vae.samplers import quilt
 from vae.samplers.base import Sampler
 
 KINDS = config_lib.SAMPLERS
@@ -31,6 +34,8 @@ def make(kind, *, latent_dim, code_dim, latents="top", components=16, name="expo
     return prior.PriorSampler(name=name)
   if kind == "blend":
     return blend.BlendSampler(code_dim, name=name)
+  if kind == "quilt":
+    return quilt.QuiltSampler(latent_dim, code_dim, components, name=name)
   if kind == "expost":
     size = code_dim if latents == "all" else latent_dim
     return mixture.MixtureSampler(size, components, latents=latents, name=name)

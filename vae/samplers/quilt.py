@@ -1,0 +1,197 @@
+"""The quilt sampler: a new silhouette, its detail pieced from training sprites.
+
+A code is z1 (the silhouette and overall hue) and a grid z2 whose deviation
+from the grid prior's mean given z1 (`VAE.grid_centre`) carries the detail.
+Each half fails alone as a sampler: a z1 drawn from a density fitted to the
+training z1 (`mixture.MixtureSampler`) is a new silhouette, but its grid
+drawn cell by cell from p(z2|z1) is confetti, and the grid's mean alone a
+plain blob; a blend of two training codes (`blend.BlendSampler`) is drawn,
+but mostly as one of its two parents.
+
+This sampler takes the new silhouette and fills in the detail the way image
+quilting fills a texture (Efros & Freeman 2001, "Image Quilting for Texture
+Synthesis and Transfer"), in the grid instead of in pixels: z1 comes from the
+fitted mixture; its grid, in `BLOCK` x `BLOCK` cell blocks in raster order,
+gets the detail of a training sprite's block, moved by up to `SHIFT` cells,
+chosen among the `POOL` training sprites (one per species) whose grid
+centres lie nearest the new one. Each candidate is scored by how well its
+own grid centre there matches the new z1's (so a block of body lands on
+body and an edge on an edge) and, `SEAM` times as much, by how well the
+cells next to it continue the blocks already placed; the block is drawn
+among the `TOP` best, so one z1 gives many sprites. The detail is scaled by
+`GAIN` about the new grid centre, as `VAE.full_length_detail` scales a
+blend's, because the decoder draws a short deviation as blur. A sprite is so
+pieced from a few training sprites' parts (about 2.5 at these settings) over
+a silhouette none of them has: `report.json`'s near-copy tests and the
+two-sample tests say how often that reads as a copy or as not a sprite, and
+bench/README.md (section 20) how each setting was chosen.
+
+It holds the fitted mixture over z1 and the training codes (posterior
+means, float16), so it lives in the checkpoint and the SavedModel like the
+blend sampler; the grid centres are computed from the codes when sampling,
+so they are always the current decoder's. It has no log-likelihood; the
+temperature scales the mixture over z1, as for the ex-post sampler. A
+conditional model's grid centres are taken without a type ("any type").
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vae import conditioning
+from vae.samplers import base
+from vae.samplers import mixture
+from vae.samplers import prior
+
+# Block side in grid cells, the shift of a source block, candidates per
+# sample and how many of the best a block is drawn from, the seam's weight
+# against the centres', and the detail's gain (bench/README.md, section 20).
+BLOCK = 8
+SHIFT = 1
+POOL = 16
+TOP = 3
+SEAM = 4.0
+GAIN = 1.3
+
+
+class QuiltSampler(base.Sampler):
+  """A mixture over z1, the training codes, and the quilting between them."""
+
+  kind = "quilt"
+  uses_validation = True
+
+  def __init__(self, latent_dim, code_dim, components=16, name=None):
+    super().__init__("all", name=name)
+    self.latent_dim = latent_dim
+    with self.name_scope:
+      self.top = mixture.MixtureSampler(latent_dim, components, latents="top", name="top")
+      self.codes = tf.Variable(tf.zeros([0, code_dim], tf.float16), trainable=False,
+                               shape=tf.TensorShape([None, code_dim]), name="codes")
+      self.group_ids = tf.Variable(tf.zeros([0], tf.int32), trainable=False,
+                                   shape=tf.TensorShape([None]), name="group_ids")
+
+  def matches(self, kind, latents=None):
+    return kind == self.kind
+
+  @property
+  def size(self):
+    """How many training codes it pieces from."""
+    with tf.init_scope():
+      return int(tf.shape(self.codes)[0])
+
+  def fit(self, train, val, step, groups=None, seed=0, types=None):
+    """Fits the mixture to the training codes' z1 (its size chosen on `val`'s)
+    and stores the codes with their species `groups`."""
+    if groups is None:
+      raise ValueError("the quilt sampler needs the species group of every training sprite")
+    groups = np.asarray(groups)[:len(train)]
+    if len(np.unique(groups)) < 2:
+      raise ValueError(
+          "the quilt sampler needs training sprites of at least two species, got one "
+          f"({groups[0]}): train on more species, or use --sampler expost")
+    fit = self.top.fit(train[:, :self.latent_dim], val[:, :self.latent_dim], step, seed=seed)
+    self.codes.assign(np.asarray(train, np.float16))
+    self.group_ids.assign(np.unique(groups, return_inverse=True)[1].astype(np.int32).reshape(-1))
+    self.fitted_step.assign(step)
+    return dict(scores=fit["scores"], chosen=dict(components=fit["chosen"], codes=self.size))
+
+  def sample_codes(self, model, n, temperature, seed, types=None):
+    """n quilted codes; until fitted, the prior's. `types` are not held: a
+    conditional model draws them as "any type"."""
+    if not model.grid_size:
+      raise ValueError("the quilt sampler needs a model with a latent grid (grid_size > 0)")
+    seed = tfp.random.sanitize_seed(seed)
+    return tf.cond(tf.shape(self.codes)[0] > 0,
+                   lambda: self.quilted(model, n, temperature, seed),
+                   lambda: prior.PriorSampler().sample_codes(model, n, temperature, seed))
+
+  def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN):
+    """n codes quilted with blocks of `block` cells, the detail scaled by `gain`
+    (the fitted sampler's draw; bench/blend_sweep.py tries other settings)."""
+    top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
+    z1 = self.top(temperature).sample(n, seed=top_seed)
+    centre = model.grid_centre(z1, conditioning.as_batch(None, n, model.num_conditions))
+    codes = tf.cast(self.codes, tf.float32)
+    source_z1, source_z2 = model.split_code(codes)
+    source_centre = model.grid_centre(
+        source_z1, conditioning.as_batch(None, tf.shape(codes)[0], model.num_conditions))
+    detail = quilt(centre, source_centre, source_z2 - source_centre, self.group_ids, pick_seed,
+                   block=block)
+    return model.join_code(z1, centre + gain * detail)
+
+  def describe(self):
+    return dict(kind="quilt", codes=self.size, components=self.top.components, block=BLOCK,
+                pool=POOL, top=TOP, seam=SEAM, gain=GAIN, latents="all",
+                fitted_step=int(self.fitted_step.numpy()))
+
+  def words(self, model):
+    return (f"z1 from a {self.top.components}-component Gaussian mixture fitted to the training "
+            f"codes, the grid's detail quilted from {BLOCK} x {BLOCK}-cell blocks of training "
+            f"sprites' grids, scaled by {GAIN:g}")
+
+
+def pool(centre, source_centre, group_ids, size=POOL):
+  """For each new grid centre [n, g, g, c], the `size` source sprites [n, size] int32
+  (one per species, the nearest of each) whose grid centres [N, g, g, c] lie
+  nearest it; fewer species than `size` repeat the nearest."""
+  a = tf.reshape(centre, [tf.shape(centre)[0], -1])
+  b = tf.reshape(source_centre, [tf.shape(source_centre)[0], -1])
+  distance = (tf.reduce_sum(a**2, 1, keepdims=True) + tf.reduce_sum(b**2, 1)[None]
+              - 2.0 * tf.matmul(a, b, transpose_b=True))  # [n, N]
+  species = tf.reduce_max(group_ids) + 1
+  nearest_of = tf.math.unsorted_segment_min(tf.transpose(distance), group_ids, species)  # [S, n]
+  own = tf.gather(tf.transpose(nearest_of), group_ids, axis=1)  # [n, N]
+  distance = tf.where(distance <= own, distance, tf.float32.max)
+  k = tf.minimum(size, species)
+  _, found = tf.math.top_k(-distance, k=k)
+  return tf.gather(found, tf.range(size) % k, axis=1)
+
+
+def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK, shift=SHIFT,
+          size=POOL, top=TOP, seam=SEAM):
+  """The grid detail [n, g, g, c] pieced for new grid centres `centre` [n, g, g, c]
+  from the sources' centres and details [N, g, g, c] (see the module docstring).
+
+  Every block of the result is one source's detail block, moved by at most
+  `shift` cells (the source's grid extended at its border by its edge cells).
+  """
+  g = centre.shape[1]
+  if g % block:
+    raise ValueError(f"the quilt's block of {block} cells does not divide the grid of {g}")
+  chosen = pool(centre, source_centre, group_ids, size)  # [n, P]
+  pad = [[0, 0], [shift, shift], [shift, shift], [0, 0]]
+  padded_detail = tf.pad(source_detail, pad, mode="SYMMETRIC")
+  padded_centre = tf.pad(source_centre, pad, mode="SYMMETRIC")
+  detail = tf.gather(padded_detail, chosen)  # [n, P, g + 2s, g + 2s, c]
+  centres = tf.gather(padded_centre, chosen)
+  n = tf.shape(centre)[0]
+  seeds = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int32),
+                                                            num=(g // block)**2))
+  rows = []
+  for by in range(0, g, block):
+    row = []
+    for bx in range(0, g, block):
+      costs, blocks = [], []
+      for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+          y, x = by + dy + shift, bx + dx + shift  # in the padded grid
+          piece = detail[:, :, y:y + block, x:x + block]  # [n, P, B, B, c]
+          cost = tf.reduce_mean((centres[:, :, y:y + block, x:x + block]
+                                 - centre[:, None, by:by + block, bx:bx + block])**2, [2, 3, 4])
+          if bx > 0 and x > 0:  # the source's column left of the block against the one placed
+            cost += seam * tf.reduce_mean(
+                (detail[:, :, y:y + block, x - 1] - row[-1][:, None, :, -1])**2, [2, 3])
+          if by > 0 and y > 0:
+            above = rows[-1][:, -1, bx:bx + block]  # [n, B, c]
+            cost += seam * tf.reduce_mean((detail[:, :, y - 1, x:x + block] - above[:, None])**2,
+                                          [2, 3])
+          costs.append(cost)
+          blocks.append(piece)
+      costs = tf.concat(costs, 1)  # [n, P * (2s + 1)^2]
+      blocks = tf.concat(blocks, 1)
+      _, best = tf.math.top_k(-costs, k=top)
+      pick = tf.random.stateless_uniform([n], seeds[len(rows) * (g // block) + len(row)],
+                                         maxval=top, dtype=tf.int32)
+      row.append(tf.gather(blocks, tf.gather(best, pick, batch_dims=1), batch_dims=1))
+    rows.append(tf.concat(row, 2))
+  return tf.concat(rows, 1)
