@@ -71,7 +71,8 @@ def parse_args(argv=None):
                       help="scale of the sampler for the samples (default: 1.0)")
   parser.add_argument("--sampler", choices=config_lib.SAMPLERS, default=None,
                       help="draw the codes of samples from the prior, the ex-post density, "
-                           "or blends of training codes (default: the run's --sampler)")
+                           "blends of training codes, or quilts (a new z1, the grid pieced from training "
+                           "sprites' blocks) (default: the run's --sampler)")
   parser.add_argument("--grid-temperature", type=float, default=None,
                       help="sampling temperature of the latent grid relative to --temperature "
                            "(default: the run's)")

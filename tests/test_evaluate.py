@@ -67,6 +67,8 @@ class EvaluateProgramTest(tf.test.TestCase):
     runs = {
         "full": start("--ckpt", cls.run_dir, "--out", cls.out, "--export", cls.export,
                       "--json", "--pixel-art", *FAST),
+        "quilt": start("--ckpt", cls.run_dir, "--sampler", "quilt", "--out", str(tmp / "quilt"),
+                       "--export", str(tmp / "quilt_export"), "--json", *FAST),
         "missing": start("--ckpt", str(tmp / "nowhere"), *FAST),
         "empty": start("--ckpt", str(tmp / "empty"), *FAST),
         "truncated": start("--ckpt", truncated, "--data-dir", sprites, *FAST),
@@ -156,6 +158,17 @@ class EvaluateProgramTest(tf.test.TestCase):
   def test_run_exports_a_saved_model_with_the_four_signatures(self):
     loaded = tf.saved_model.load(self.export)
     self.assertCountEqual(loaded.signatures, ["sample", "encode", "decode", "reconstruct"])
+
+  def test_another_sampler_is_fitted_reported_and_exported_with_its_config(self):
+    status, stdout, stderr = self.results["quilt"]
+    self.assertEqual(status, 0, stderr)
+    report = json.loads(stdout)
+    self.assertEqual(report["expost"]["kind"], "quilt")
+    self.assertTrue(report["expost"]["refitted_here"])
+    self.assertEqual(report["sampler"], "quilt")
+    export = os.path.join(self.tmp.name, "quilt_export")
+    with open(os.path.join(export, "assets.extra", "config.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f)["sampler"], "quilt")  # not the run's "blend"
 
   def test_a_missing_path_is_one_line_and_status_2(self):
     self.assertOneLineError("missing", "nowhere does not exist")

@@ -432,7 +432,8 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
   `log` is told of each damaged checkpoint skipped.
 
   Returns:
-    (model, config, config path, `Evaluation` with the full report).
+    (model, config (the run's, with the sampler and grid temperature asked for),
+     config path, `Evaluation` with the full report).
   """
   model, config, prefix, config_path = load.load_model(path, which, log)
   data = load_data(config, data_dir)
@@ -442,11 +443,14 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
     model.grid_temperature = grid_temperature
+    config = config_lib.replace(config, grid_temperature=grid_temperature)
   sampler = settings.pop("sampler", None)
   if sampler and not model.expost.matches(sampler, latents):
     # A run trained with another sampler, or asked for a density over other
-    # latents than its own, gets a new sampler here (fitted below).
+    # latents than its own, gets a new sampler here (fitted below); the
+    # config returned (the report page's, an --export's) says which.
     model.use_sampler(sampler, latents, config.expost_components)
+    config = config_lib.replace(config, sampler=sampler, expost_latents=latents)
   sets = type_sets(data)
   if model.conditional and sets is None:
     raise EvaluationError(f"{path} is conditioned on types and {data.config.folder} has no types "
