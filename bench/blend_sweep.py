@@ -32,6 +32,12 @@ With `--probes` it also measures samplers that were tried and not kept
 * swapped: z1 (silhouette and hue) of one parent, the grid's detail of the
   other about the new z1's grid centre (section 18).
 
+With `--quilts` it measures the quilt sampler (`vae/samplers/quilt.py`,
+section 20): z1 from a mixture fitted to the training codes' z1 (its size
+chosen on the validation split's), the grid's detail quilted from blocks of
+8 or 4 cells of training sprites' grids, scaled by a gain; the sampler's own
+setting is one of the rows.
+
 `--only NAME ...` keeps the rows whose names contain one of the NAMEs.
 
 `--sheets DIR` writes the first 48 samples of each setting as one PNG there.
@@ -51,6 +57,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 import pipelines  # pylint: disable=wrong-import-position
 from vae import pictures  # pylint: disable=wrong-import-position
 from vae.samplers import blend  # pylint: disable=wrong-import-position
+from vae.samplers import quilt  # pylint: disable=wrong-import-position
 from vae.evaluation import appearance, metrics, realism  # pylint: disable=wrong-import-position
 from vae.evaluation import report as report_lib  # pylint: disable=wrong-import-position
 from vae.rundir import load  # pylint: disable=wrong-import-position
@@ -234,6 +241,25 @@ def swapped(model, codes, partners, count, seed=0):
   return model.join_code(z1, model.grid_centre(z1) + tf.gather(detail, j)).numpy()
 
 
+# (name, block side in cells, gain on the detail) (`--quilts`).
+QUILTS = (
+    ("quilt, blocks of 8, gain 1.3 (the quilt sampler)", 8, 1.3),
+    ("quilt, blocks of 8, gain 1.15", 8, 1.15),
+    ("quilt, blocks of 8, gain 1", 8, 1.0),
+    ("quilt, blocks of 4, gain 1.3", 4, 1.3),
+    ("quilt, blocks of 4, gain 1", 4, 1.0),
+)
+
+
+def quilt_sampler(model, config, codes, train_groups):
+  """A `quilt.QuiltSampler` fitted to `codes`, its mixture's size chosen on the
+  validation split's codes."""
+  val = report_lib.load_data(config).array("val").astype(np.float32) / 255.0
+  sampler = quilt.QuiltSampler(model.latent_dim, model.code_dim)
+  sampler.fit(codes, encode(model, val), step=0, groups=train_groups)
+  return sampler
+
+
 def encode(model, images):
   """Posterior means [N, code_dim] of images [N, S, S, C], 128 at a time."""
   return np.concatenate([model.encode(tf.constant(images[k:k + 128])).mean().numpy()
@@ -283,6 +309,8 @@ def main():
   parser.add_argument("--probes", action="store_true",
                       help="also the samplers tried and not kept: fusions, balanced, lengthened, "
                       "aligned, swapped")
+  parser.add_argument("--quilts", action="store_true",
+                      help="also the quilt sampler's settings (section 20)")
   parser.add_argument("--sheets", default="", help="a folder for a PNG of each setting's samples")
   parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                       help="only the rows whose names contain one of these")
@@ -293,7 +321,7 @@ def main():
   partners = blend.partners(codes, train_groups, k=96)
   print(f"{args.ckpt}: {len(codes)} training codes, {args.samples} samples per setting, "
         f"{len(images)} test sprites")
-  print(header(46, args.realism))
+  print(header(50, args.realism))
   rows = [(setting[0], lambda setting=setting: render(
       model, blends(model, codes, partners, setting, args.samples))) for setting in SETTINGS]
   if args.probes:
@@ -310,11 +338,16 @@ def main():
              for name, align in ALIGNED]
     rows.append(("swapped: z1 of one, detail of the other",
                  lambda: render(model, swapped(model, codes, partners, args.samples))))
+  if args.quilts:
+    sampler = quilt_sampler(model, config, codes, train_groups)
+    rows += [(name, lambda block=block, gain=gain: render(model, sampler.quilted(
+        model, args.samples, 1.0, tf.constant([0, 0]), block=block, gain=gain).numpy()))
+             for name, block, gain in QUILTS]
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
     samples = draw()
-    print(measures(name, 46, samples, train, heldout, (train_groups, heldout_groups),
+    print(measures(name, 50, samples, train, heldout, (train_groups, heldout_groups),
                    args.realism), flush=True)
     if args.sheets:
       sheet(samples, os.path.join(args.sheets, f"{number:02d}.png"))
