@@ -242,11 +242,12 @@ class QuiltExportTest(ExportTest):
 
   SAMPLER = "quilt"
 
-  @staticmethod
-  def fit_sampler(sampler):
+  @classmethod
+  def fit_sampler(cls, sampler):
     rng = np.random.default_rng(3)
     codes = rng.normal(size=(40, sampler.codes.shape[1]))
     sampler.fit(codes, codes, step=1, groups=np.array([f"s{i}" for i in range(40)]))
+    sampler.fit_renders(cls.model)  # the export renders each new silhouette too
 
 
 if __name__ == "__main__":

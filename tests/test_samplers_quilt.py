@@ -83,6 +83,18 @@ class QuiltTest(tf.test.TestCase):
     self.assertAllClose(right_block(0.0), details[1, :4, 4:])
     self.assertAllClose(right_block(4.0), details[0, :4, 4:])
 
+  def test_the_coverage_decides_where_the_centres_tie(self):
+    new = np.zeros((1, 8, 8, 1), np.float32)
+    centres = np.zeros((2, 8, 8, 1), np.float32)
+    covers = np.stack([np.zeros((8, 8, 1)), np.ones((8, 8, 1))]).astype(np.float32)
+    details = np.random.default_rng(5).normal(size=(2, 8, 8, 1)).astype(np.float32)
+    for source in (0, 1):
+      out = quilt.quilt(tf.constant(new), tf.constant(centres), tf.constant(details),
+                        tf.constant([0, 1]), tf.constant([0, 0]), block=4, shift=0, size=2,
+                        top=1, seam=0.0, alpha=1.0,
+                        coverages=(tf.constant(covers[source:source + 1]), tf.constant(covers)))
+      self.assertAllClose(out[0], details[source])
+
   def test_it_is_seeded(self):
     new = _grids(20, seed=3)
     self.assertAllEqual(self._quilt(new, seed=(4, 4)), self._quilt(new, seed=(4, 4)))
@@ -112,8 +124,9 @@ class QuiltModelTest(tf.test.TestCase):
   def test_fit_stores_the_codes_and_a_mixture_over_z1(self):
     self.assertEqual(self.model.sampler, "quilt")
     fit = self._fit()
-    self.assertEqual(fit["chosen"]["codes"], 30)
-    self.assertGreaterEqual(fit["chosen"]["components"], 1)
+    self.assertEqual(self.model.expost.size, 30)
+    self.assertEqual(fit["chosen"], self.model.expost.top.components)
+    self.assertIn(1, fit["scores"])  # the mixture's sizes tried, scored on the validation codes
     self.assertEqual(int(self.model.expost.fitted_step.numpy()), 5)
     self.assertEqual(int(self.model.expost.top.fitted_step.numpy()), 5)
     codes = self.model.encode(tf.constant(np.concatenate(self.images))).mean()
@@ -140,6 +153,27 @@ class QuiltModelTest(tf.test.TestCase):
       self.assertTrue(any(np.allclose(detail[n], padded[s, dy:dy + g, dx:dx + g], atol=1e-4)
                           for s in range(30) for dy in range(3) for dx in range(3)), n)
     self.assertEqual(self.model.sample(4, seed=(1, 1)).shape, [4, 32, 32, 4])
+
+  def test_the_coverage_is_each_codes_render_alpha_per_cell(self):
+    self._fit()
+    sampler = self.model.expost
+    self.assertTrue(sampler.has_coverage)
+    codes = tf.cast(sampler.codes, tf.float32)
+    alpha = self.model.render(codes).numpy()[..., 3]
+    cell = self.model.image_size // self.model.grid_size
+    g = self.model.grid_size
+    expected = alpha.reshape(30, g, cell, g, cell).mean((2, 4))[..., None]
+    self.assertAllClose(sampler.coverage, expected, atol=2e-3)
+    self.assertEqual(sampler.describe()["alpha"], quilt.ALPHA)
+
+  def test_a_sampler_fitted_without_renders_quilts_by_the_centres_alone(self):
+    self._fit()
+    codes = self.model.expost.codes.numpy().astype(np.float32)
+    bare = VAE.from_config(self.config)
+    bare.expost.fit(codes, codes, step=1, groups=self.groups)
+    self.assertFalse(bare.expost.has_coverage)
+    self.assertEqual(bare.expost.describe()["alpha"], 0.0)
+    self.assertEqual(bare.sample_codes(3, seed=(1, 1)).shape, [3, bare.code_dim])
 
   def test_unfitted_it_draws_from_the_prior(self):
     prior = self.model.sample_codes(3, seed=(2, 2), sampler="prior")

@@ -85,4 +85,6 @@ def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None
   val = _codes(encode, val_batches, MAX_FIT_CODES) if sampler.uses_validation else None
   if sampler.uses_validation and val is None:
     val = train
-  return sampler.fit(train, val, step, groups=train_groups, seed=seed, types=train_types)
+  fit = sampler.fit(train, val, step, groups=train_groups, seed=seed, types=train_types)
+  sampler.fit_renders(model)
+  return fit

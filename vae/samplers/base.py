@@ -12,7 +12,8 @@ through `sample` and `log_prob`:
   "top", the global latent z1 only (`VAE.encoder`).
 * `fit(train, val, step, groups, seed)`: fits it to the training set's
   posterior means, choosing among settings on the validation codes where
-  it uses them (`uses_validation`).
+  it uses them (`uses_validation`); `fit_renders(model)` then keeps what it
+  needs of the model's renders of them.
 * `sample_codes(model, n, temperature, seed, types)`: n whole codes for the
   model; with `types`, of those types, where the sampler `holds_types`.
   `sample_conditioned` adds the condition each code is decoded with, for a
@@ -83,6 +84,10 @@ class Sampler(tf.Module):
       dict(scores={setting: validation score}, chosen=what was kept).
     """
     raise NotImplementedError
+
+  def fit_renders(self, model):
+    """After `fit`, stores what the sampler needs of the model's renders of its
+    codes (`samplers.fit_model` calls it; only the quilt sampler needs any)."""
 
   def sample_codes(self, model, n, temperature, seed, types=None):
     """n codes [n, model.code_dim]; `seed` a stateless seed; `types` [T]

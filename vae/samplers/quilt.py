@@ -15,21 +15,26 @@ fitted mixture; its grid, in `BLOCK` x `BLOCK` cell blocks in raster order,
 gets the detail of a training sprite's block, moved by up to `SHIFT` cells,
 chosen among the `POOL` training sprites (one per species) whose grid
 centres lie nearest the new one. Each candidate is scored by how well its
-own grid centre there matches the new z1's (so a block of body lands on
-body and an edge on an edge) and, `SEAM` times as much, by how well the
-cells next to it continue the blocks already placed; the block is drawn
+own grid centre there matches the new z1's, `ALPHA` times as much by how
+well its sprite's coverage there (the mean alpha of each cell's pixels, of
+its code's render) matches the coverage of the new z1's plain silhouette
+(the render of z1 with the grid at its centre), so that a block of body
+lands on body and an edge on an edge, and `SEAM` times as much by how well
+the cells next to it continue the blocks already placed; the block is drawn
 among the `TOP` best, so one z1 gives many sprites. The detail is scaled by
 `GAIN` about the new grid centre, as `VAE.full_length_detail` scales a
 blend's, because the decoder draws a short deviation as blur. A sprite is so
-pieced from a few training sprites' parts (about 2.5 at these settings) over
+pieced from a few training sprites' parts (two or three at these settings) over
 a silhouette none of them has: `report.json`'s near-copy tests and the
 two-sample tests say how often that reads as a copy or as not a sprite, and
 bench/README.md (section 20) how each setting was chosen.
 
-It holds the fitted mixture over z1 and the training codes (posterior
-means, float16), so it lives in the checkpoint and the SavedModel like the
-blend sampler; the grid centres are computed from the codes when sampling,
-so they are always the current decoder's. It has no log-likelihood; the
+It holds the fitted mixture over z1, the training codes (posterior means,
+float16) and their renders' coverage per cell (`fit_renders`, which
+`samplers.fit_model` calls; a sampler fitted without it, or an RGB model,
+quilts by the centres and seams alone), so it lives in the checkpoint and
+the SavedModel like the blend sampler; the grid centres are computed from
+the codes when sampling, so they are always the current decoder's. It has no log-likelihood; the
 temperature scales the mixture over z1, as for the ex-post sampler. A
 conditional model's grid centres are taken without a type ("any type").
 """
@@ -44,14 +49,18 @@ from vae.samplers import mixture
 from vae.samplers import prior
 
 # Block side in grid cells, the shift of a source block, candidates per
-# sample and how many of the best a block is drawn from, the seam's weight
-# against the centres', and the detail's gain (bench/README.md, section 20).
+# sample and how many of the best a block is drawn from, the coverage's and
+# the seam's weights against the centres', and the detail's gain
+# (bench/README.md, section 20).
 BLOCK = 8
 SHIFT = 1
 POOL = 16
 TOP = 3
+ALPHA = 16.0
 SEAM = 4.0
-GAIN = 1.3
+GAIN = 1.45
+# Codes rendered at once by `fit_renders`.
+_RENDER_BATCH = 128
 
 
 class QuiltSampler(base.Sampler):
@@ -69,6 +78,10 @@ class QuiltSampler(base.Sampler):
                                shape=tf.TensorShape([None, code_dim]), name="codes")
       self.group_ids = tf.Variable(tf.zeros([0], tf.int32), trainable=False,
                                    shape=tf.TensorShape([None]), name="group_ids")
+      # Each code's render's mean alpha per grid cell [N, g, g, 1]; [0, ...] until
+      # `fit_renders`, and for a model without alpha.
+      self.coverage = tf.Variable(tf.zeros([0, 1, 1, 1], tf.float16), trainable=False,
+                                  shape=tf.TensorShape([None, None, None, 1]), name="coverage")
 
   def matches(self, kind, latents=None):
     return kind == self.kind
@@ -81,7 +94,7 @@ class QuiltSampler(base.Sampler):
 
   def fit(self, train, val, step, groups=None, seed=0, types=None):
     """Fits the mixture to the training codes' z1 (its size chosen on `val`'s)
-    and stores the codes with their species `groups`."""
+    and stores the codes with their species `groups`; returns the mixture's fit."""
     if groups is None:
       raise ValueError("the quilt sampler needs the species group of every training sprite")
     groups = np.asarray(groups)[:len(train)]
@@ -93,7 +106,25 @@ class QuiltSampler(base.Sampler):
     self.codes.assign(np.asarray(train, np.float16))
     self.group_ids.assign(np.unique(groups, return_inverse=True)[1].astype(np.int32).reshape(-1))
     self.fitted_step.assign(step)
-    return dict(scores=fit["scores"], chosen=dict(components=fit["chosen"], codes=self.size))
+    return fit  # its mixture's: scores by size, and the size chosen
+
+  def fit_renders(self, model):
+    """Stores the coverage of each stored code's render per grid cell (the mean
+    alpha of its pixels), which the quilt matches to the new silhouette's; a
+    model without alpha (RGB) stores none."""
+    if model.channels != 4 or not model.grid_size:
+      self.coverage.assign(tf.zeros([0, 1, 1, 1], tf.float16))
+      return
+    codes = tf.cast(self.codes, tf.float32)
+    self.coverage.assign(tf.cast(tf.concat(
+        [cover(model, codes[k:k + _RENDER_BATCH]) for k in range(0, self.size, _RENDER_BATCH)],
+        0), tf.float16))
+
+  @property
+  def has_coverage(self):
+    """Whether every stored code has its coverage (read eagerly, also while tracing)."""
+    with tf.init_scope():
+      return self.size > 0 and int(tf.shape(self.coverage)[0]) == self.size
 
   def sample_codes(self, model, n, temperature, seed, types=None):
     """n quilted codes; until fitted, the prior's. `types` are not held: a
@@ -105,9 +136,10 @@ class QuiltSampler(base.Sampler):
                    lambda: self.quilted(model, n, temperature, seed),
                    lambda: prior.PriorSampler().sample_codes(model, n, temperature, seed))
 
-  def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN):
-    """n codes quilted with blocks of `block` cells, the detail scaled by `gain`
-    (the fitted sampler's draw; bench/blend_sweep.py tries other settings)."""
+  def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN, alpha=ALPHA):
+    """n codes quilted with blocks of `block` cells, the coverage weighted by
+    `alpha`, the detail scaled by `gain` (the fitted sampler's draw;
+    bench/blend_sweep.py tries other settings)."""
     top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
     z1 = self.top(temperature).sample(n, seed=top_seed)
     centre = model.grid_centre(z1, conditioning.as_batch(None, n, model.num_conditions))
@@ -115,19 +147,31 @@ class QuiltSampler(base.Sampler):
     source_z1, source_z2 = model.split_code(codes)
     source_centre = model.grid_centre(
         source_z1, conditioning.as_batch(None, tf.shape(codes)[0], model.num_conditions))
+    coverages = None
+    if alpha and self.has_coverage:
+      coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
     detail = quilt(centre, source_centre, source_z2 - source_centre, self.group_ids, pick_seed,
-                   block=block)
+                   block=block, alpha=alpha, coverages=coverages)
     return model.join_code(z1, centre + gain * detail)
 
   def describe(self):
     return dict(kind="quilt", codes=self.size, components=self.top.components, block=BLOCK,
-                pool=POOL, top=TOP, seam=SEAM, gain=GAIN, latents="all",
+                pool=POOL, top=TOP, alpha=ALPHA if self.has_coverage else 0.0, seam=SEAM,
+                gain=GAIN, latents="all",
                 fitted_step=int(self.fitted_step.numpy()))
 
   def words(self, model):
     return (f"z1 from a {self.top.components}-component Gaussian mixture fitted to the training "
             f"codes, the grid's detail quilted from {BLOCK} x {BLOCK}-cell blocks of training "
             f"sprites' grids, scaled by {GAIN:g}")
+
+
+def cover(model, codes):
+  """The mean alpha of each grid cell's pixels of the codes' renders [B, g, g, 1]."""
+  alpha = model.render(codes, conditioning.as_batch(None, tf.shape(codes)[0],
+                                                   model.num_conditions))[..., 3:]
+  cell = model.image_size // model.grid_size
+  return tf.nn.avg_pool2d(alpha, cell, cell, "VALID")
 
 
 def pool(centre, source_centre, group_ids, size=POOL):
@@ -148,9 +192,11 @@ def pool(centre, source_centre, group_ids, size=POOL):
 
 
 def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK, shift=SHIFT,
-          size=POOL, top=TOP, seam=SEAM):
+          size=POOL, top=TOP, seam=SEAM, alpha=ALPHA, coverages=None):
   """The grid detail [n, g, g, c] pieced for new grid centres `centre` [n, g, g, c]
-  from the sources' centres and details [N, g, g, c] (see the module docstring).
+  from the sources' centres and details [N, g, g, c] (see the module docstring);
+  `coverages`, where given, (the new silhouettes' [n, g, g, 1], the sources'
+  [N, g, g, 1]) are matched with weight `alpha`.
 
   Every block of the result is one source's detail block, moved by at most
   `shift` cells (the source's grid extended at its border by its edge cells).
@@ -164,6 +210,9 @@ def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK,
   padded_centre = tf.pad(source_centre, pad, mode="SYMMETRIC")
   detail = tf.gather(padded_detail, chosen)  # [n, P, g + 2s, g + 2s, c]
   centres = tf.gather(padded_centre, chosen)
+  if coverages is not None:
+    new_cover = coverages[0]
+    covers = tf.gather(tf.pad(coverages[1], pad, mode="SYMMETRIC"), chosen)
   n = tf.shape(centre)[0]
   seeds = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int32),
                                                             num=(g // block)**2))
@@ -178,6 +227,10 @@ def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK,
           piece = detail[:, :, y:y + block, x:x + block]  # [n, P, B, B, c]
           cost = tf.reduce_mean((centres[:, :, y:y + block, x:x + block]
                                  - centre[:, None, by:by + block, bx:bx + block])**2, [2, 3, 4])
+          if coverages is not None:
+            cost += alpha * tf.reduce_mean(
+                (covers[:, :, y:y + block, x:x + block]
+                 - new_cover[:, None, by:by + block, bx:bx + block])**2, [2, 3, 4])
           if bx > 0 and x > 0:  # the source's column left of the block against the one placed
             cost += seam * tf.reduce_mean(
                 (detail[:, :, y:y + block, x - 1] - row[-1][:, None, :, -1])**2, [2, 3])

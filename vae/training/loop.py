@@ -407,7 +407,9 @@ def fit_expost(run):
     run.board.message(f"blend sampler: {fit['chosen']} training codes")
     return
   scores = ", ".join(f"{k}: {v:.1f}" for k, v in fit["scores"].items())
-  run.board.message(f"ex-post density: {fit['chosen']} components "
+  density = ("ex-post density" if run.model.sampler == "expost"
+             else f"{run.model.sampler} sampler's density over z1")
+  run.board.message(f"{density}: {fit['chosen']} components "
                     f"(mean validation log-likelihood by size: {scores})")
 
 
