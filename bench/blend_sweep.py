@@ -35,8 +35,9 @@ With `--probes` it also measures samplers that were tried and not kept
 With `--quilts` it measures the quilt sampler (`vae/samplers/quilt.py`,
 section 20): z1 from a mixture fitted to the training codes' z1 (its size
 chosen on the validation split's), the grid's detail quilted from blocks of
-8 or 4 cells of training sprites' grids, scaled by a gain; the sampler's own
-setting is one of the rows.
+8 or 4 cells of training sprites' grids, with or without matching their
+coverage to the new silhouette's, scaled by a gain; the sampler's own
+setting is the first row.
 
 `--only NAME ...` keeps the rows whose names contain one of the NAMEs.
 
@@ -241,13 +242,14 @@ def swapped(model, codes, partners, count, seed=0):
   return model.join_code(z1, model.grid_centre(z1) + tf.gather(detail, j)).numpy()
 
 
-# (name, block side in cells, gain on the detail) (`--quilts`).
+# (name, block side in cells, gain on the detail, weight of the coverage) (`--quilts`).
 QUILTS = (
-    ("quilt, blocks of 8, gain 1.3 (the quilt sampler)", 8, 1.3),
-    ("quilt, blocks of 8, gain 1.15", 8, 1.15),
-    ("quilt, blocks of 8, gain 1", 8, 1.0),
-    ("quilt, blocks of 4, gain 1.3", 4, 1.3),
-    ("quilt, blocks of 4, gain 1", 4, 1.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.45 (the sampler)", 8, 1.45, 16.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.3", 8, 1.3, 16.0),
+    ("quilt, blocks of 8, coverage 4, gain 1.45", 8, 1.45, 4.0),
+    ("quilt, blocks of 8, no coverage, gain 1.3", 8, 1.3, 0.0),
+    ("quilt, blocks of 8, no coverage, gain 1", 8, 1.0, 0.0),
+    ("quilt, blocks of 4, coverage 16, gain 1.45", 4, 1.45, 16.0),
 )
 
 
@@ -257,6 +259,7 @@ def quilt_sampler(model, config, codes, train_groups):
   val = report_lib.load_data(config).array("val").astype(np.float32) / 255.0
   sampler = quilt.QuiltSampler(model.latent_dim, model.code_dim)
   sampler.fit(codes, encode(model, val), step=0, groups=train_groups)
+  sampler.fit_renders(model)
   return sampler
 
 
@@ -321,7 +324,7 @@ def main():
   partners = blend.partners(codes, train_groups, k=96)
   print(f"{args.ckpt}: {len(codes)} training codes, {args.samples} samples per setting, "
         f"{len(images)} test sprites")
-  print(header(50, args.realism))
+  print(header(58, args.realism))
   rows = [(setting[0], lambda setting=setting: render(
       model, blends(model, codes, partners, setting, args.samples))) for setting in SETTINGS]
   if args.probes:
@@ -340,14 +343,14 @@ def main():
                  lambda: render(model, swapped(model, codes, partners, args.samples))))
   if args.quilts:
     sampler = quilt_sampler(model, config, codes, train_groups)
-    rows += [(name, lambda block=block, gain=gain: render(model, sampler.quilted(
-        model, args.samples, 1.0, tf.constant([0, 0]), block=block, gain=gain).numpy()))
-             for name, block, gain in QUILTS]
+    rows += [(name, lambda block=block, gain=gain, alpha=alpha: render(model, sampler.quilted(
+        model, args.samples, 1.0, tf.constant([0, 0]), block=block, gain=gain,
+        alpha=alpha).numpy())) for name, block, gain, alpha in QUILTS]
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
     samples = draw()
-    print(measures(name, 50, samples, train, heldout, (train_groups, heldout_groups),
+    print(measures(name, 58, samples, train, heldout, (train_groups, heldout_groups),
                    args.realism), flush=True)
     if args.sheets:
       sheet(samples, os.path.join(args.sheets, f"{number:02d}.png"))
