@@ -35,6 +35,15 @@ class PoolTest(tf.test.TestCase):
     self.assertEqual(len(set(found[0, :2])), 2)
 
 
+  def test_only_eligible_sprites_join_the_pool(self):
+    eligible = np.arange(30) % 3 == 0
+    found = quilt.pool(tf.constant(_grids(4, seed=1)), tf.constant(_grids(30)),
+                       tf.constant(np.arange(30) // 3, tf.int32), size=4,
+                       eligible=tf.constant(eligible)).numpy()
+    self.assertTrue(np.all(eligible[found]))
+    self.assertTrue(np.all([len(set(row)) == 4 for row in found]))  # 10 species are eligible
+
+
 class QuiltTest(tf.test.TestCase):
 
   def setUp(self):
@@ -174,6 +183,38 @@ class QuiltModelTest(tf.test.TestCase):
     self.assertFalse(bare.expost.has_coverage)
     self.assertEqual(bare.expost.describe()["alpha"], 0.0)
     self.assertEqual(bare.sample_codes(3, seed=(1, 1)).shape, [3, bare.code_dim])
+
+  def test_sprites_of_a_type_are_quilted_from_sprites_of_the_type(self):
+    types = np.zeros((30, 3), np.float32)
+    types[np.arange(30) % 2 == 0, 0] = 1  # every other sprite (one per species) is of type 0
+    types[:, 2] = 1
+    samplers.fit_model(self.model, self.images, self.images[:1], step=5,
+                       train_groups=self.groups, train_types=types)
+    sampler = self.model.expost
+    self.assertTrue(sampler.holds_types)
+    self.assertAllEqual(sampler.type_species(), [15, 0, 15])
+    codes = self.model.sample_codes(20, seed=(3, 1), types=tf.constant([1.0, 0.0, 0.0]))
+    z1, z2 = self.model.split_code(codes)
+    trained = self.model.split_code(tf.cast(sampler.codes, tf.float32))
+    detail = (z2 - self.model.grid_centre(z1)).numpy() / quilt.GAIN
+    sources = (trained[1] - self.model.grid_centre(trained[0])).numpy()
+    padded = np.pad(sources, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    g = self.model.grid_size
+
+    def source_of(n):
+      return [s for s in range(30) for dy in range(3) for dx in range(3)
+              if np.allclose(detail[n], padded[s, dy:dy + g, dx:dx + g], atol=1e-4)]
+
+    for n in range(20):
+      found = source_of(n)
+      self.assertTrue(found, n)
+      self.assertTrue(all(types[s, 0] for s in found), (n, found))
+      # z1 is the midpoint of two training z1 of the type
+      pairs = (trained[0].numpy()[:, None] + trained[0].numpy()[None]) / 2
+      near = np.all(np.isclose(pairs, z1.numpy()[n], atol=1e-3), -1)
+      self.assertTrue(np.any(near & (types[:, 0, None] > 0) & (types[None, :, 0] > 0)), n)
+    restyled = self.model.restyle_codes(codes[0], 3, tf.constant([1.0, 0.0, 0.0]))
+    self.assertEqual(restyled.shape, [3, self.model.code_dim])
 
   def test_unfitted_it_draws_from_the_prior(self):
     prior = self.model.sample_codes(3, seed=(2, 2), sampler="prior")

@@ -29,14 +29,19 @@ a silhouette none of them has: `report.json`'s near-copy tests and the
 two-sample tests say how often that reads as a copy or as not a sprite, and
 bench/README.md (section 20) how each setting was chosen.
 
-It holds the fitted mixture over z1, the training codes (posterior means,
-float16) and their renders' coverage per cell (`fit_renders`, which
-`samplers.fit_model` calls; a sampler fitted without it, or an RGB model,
-quilts by the centres and seams alone), so it lives in the checkpoint and
-the SavedModel like the blend sampler; the grid centres are computed from
-the codes when sampling, so they are always the current decoder's. It has no log-likelihood; the
-temperature scales the mixture over z1, as for the ex-post sampler. A
-conditional model's grid centres are taken without a type ("any type").
+Sprites of chosen types (`types`) take z1 from the midpoint of two training
+codes of different species that both have the types (the blend sampler's
+pairs, `blend.BlendSampler.blends_of`) and quilt from sources of the types
+only; restyling a sprite toward types is the blend sampler's (`toward`). So
+it is a `blend.BlendSampler` too, storing the same codes, partners, types and
+species; besides them it holds the fitted mixture over z1 and the codes'
+renders' coverage per cell (`fit_renders`, which `samplers.fit_model` calls;
+a sampler fitted without it, or an RGB model, quilts by the centres and seams
+alone). All of it lives in the checkpoint and the SavedModel; the grid
+centres are computed from the codes when sampling, so they are always the
+current decoder's. It has no log-likelihood; the temperature scales the
+mixture over z1, as for the ex-post sampler. A conditional model's grid
+centres are taken without a type ("any type").
 """
 
 import numpy as np
@@ -45,6 +50,7 @@ import tensorflow_probability as tfp
 
 from vae import conditioning
 from vae.samplers import base
+from vae.samplers import blend
 from vae.samplers import mixture
 from vae.samplers import prior
 
@@ -63,38 +69,26 @@ GAIN = 1.45
 _RENDER_BATCH = 128
 
 
-class QuiltSampler(base.Sampler):
-  """A mixture over z1, the training codes, and the quilting between them."""
+class QuiltSampler(blend.BlendSampler):
+  """The blend sampler's codes and types, a mixture over z1, and the quilting."""
 
   kind = "quilt"
   uses_validation = True
 
   def __init__(self, latent_dim, code_dim, components=16, name=None):
-    super().__init__("all", name=name)
-    self.latent_dim = latent_dim
+    super().__init__(code_dim, name=name)
+    self.top_dim = latent_dim
     with self.name_scope:
       self.top = mixture.MixtureSampler(latent_dim, components, latents="top", name="top")
-      self.codes = tf.Variable(tf.zeros([0, code_dim], tf.float16), trainable=False,
-                               shape=tf.TensorShape([None, code_dim]), name="codes")
-      self.group_ids = tf.Variable(tf.zeros([0], tf.int32), trainable=False,
-                                   shape=tf.TensorShape([None]), name="group_ids")
       # Each code's render's mean alpha per grid cell [N, g, g, 1]; [0, ...] until
       # `fit_renders`, and for a model without alpha.
       self.coverage = tf.Variable(tf.zeros([0, 1, 1, 1], tf.float16), trainable=False,
                                   shape=tf.TensorShape([None, None, None, 1]), name="coverage")
 
-  def matches(self, kind, latents=None):
-    return kind == self.kind
-
-  @property
-  def size(self):
-    """How many training codes it pieces from."""
-    with tf.init_scope():
-      return int(tf.shape(self.codes)[0])
-
   def fit(self, train, val, step, groups=None, seed=0, types=None):
     """Fits the mixture to the training codes' z1 (its size chosen on `val`'s)
-    and stores the codes with their species `groups`; returns the mixture's fit."""
+    and stores the codes with their species `groups` and `types`, as the blend
+    sampler does; returns the mixture's fit."""
     if groups is None:
       raise ValueError("the quilt sampler needs the species group of every training sprite")
     groups = np.asarray(groups)[:len(train)]
@@ -102,10 +96,11 @@ class QuiltSampler(base.Sampler):
       raise ValueError(
           "the quilt sampler needs training sprites of at least two species, got one "
           f"({groups[0]}): train on more species, or use --sampler expost")
-    fit = self.top.fit(train[:, :self.latent_dim], val[:, :self.latent_dim], step, seed=seed)
-    self.codes.assign(np.asarray(train, np.float16))
-    self.group_ids.assign(np.unique(groups, return_inverse=True)[1].astype(np.int32).reshape(-1))
-    self.fitted_step.assign(step)
+    fit = self.top.fit(train[:, :self.top_dim], val[:, :self.top_dim], step, seed=seed)
+    self.assign(train, groups, step, None if types is None else np.asarray(types)[:len(train)])
+    if types is None:  # the species are still needed, for one block source per species
+      self.group_ids.assign(np.unique(groups, return_inverse=True)[1].astype(np.int32)
+                            .reshape(-1))
     return fit  # its mixture's: scores by size, and the size chosen
 
   def fit_renders(self, model):
@@ -127,21 +122,34 @@ class QuiltSampler(base.Sampler):
       return self.size > 0 and int(tf.shape(self.coverage)[0]) == self.size
 
   def sample_codes(self, model, n, temperature, seed, types=None):
-    """n quilted codes; until fitted, the prior's. `types` are not held: a
-    conditional model draws them as "any type"."""
+    """n quilted codes; until fitted, the prior's. With `types` [T] multi-hot
+    (a sampler that `holds_types`), z1 between two codes of the types and the
+    blocks from sprites of the types."""
     if not model.grid_size:
       raise ValueError("the quilt sampler needs a model with a latent grid (grid_size > 0)")
     seed = tfp.random.sanitize_seed(seed)
+    if types is not None:
+      return self.quilted(model, n, temperature, seed, types=types)
     return tf.cond(tf.shape(self.codes)[0] > 0,
                    lambda: self.quilted(model, n, temperature, seed),
                    lambda: prior.PriorSampler().sample_codes(model, n, temperature, seed))
 
-  def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN, alpha=ALPHA):
+  # The condition of each code is the types asked for (zeros: "any type"), not
+  # the blend's blended parents' types.
+  sample_conditioned = base.Sampler.sample_conditioned
+
+  def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN, alpha=ALPHA,
+              types=None):
     """n codes quilted with blocks of `block` cells, the coverage weighted by
     `alpha`, the detail scaled by `gain` (the fitted sampler's draw;
-    bench/blend_sweep.py tries other settings)."""
+    bench/blend_sweep.py tries other settings), of `types` where given."""
     top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
-    z1 = self.top(temperature).sample(n, seed=top_seed)
+    eligible = None
+    if types is None:
+      z1 = self.top(temperature).sample(n, seed=top_seed)
+    else:
+      eligible = self._eligible(types)
+      z1 = model.split_code(self.blends_of(n, top_seed, types)[0])[0]
     centre = model.grid_centre(z1, conditioning.as_batch(None, n, model.num_conditions))
     codes = tf.cast(self.codes, tf.float32)
     source_z1, source_z2 = model.split_code(codes)
@@ -151,7 +159,7 @@ class QuiltSampler(base.Sampler):
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
     detail = quilt(centre, source_centre, source_z2 - source_centre, self.group_ids, pick_seed,
-                   block=block, alpha=alpha, coverages=coverages)
+                   block=block, alpha=alpha, coverages=coverages, eligible=eligible)
     return model.join_code(z1, centre + gain * detail)
 
   def describe(self):
@@ -161,7 +169,7 @@ class QuiltSampler(base.Sampler):
                 fitted_step=int(self.fitted_step.numpy()))
 
   def words(self, model):
-    return (f"z1 from a {self.top.components}-component Gaussian mixture fitted to the training "
+    return (f"quilts: z1 from a {self.top.components}-component Gaussian mixture fitted to the training "
             f"codes, the grid's detail quilted from {BLOCK} x {BLOCK}-cell blocks of training "
             f"sprites' grids, scaled by {GAIN:g}")
 
@@ -174,29 +182,35 @@ def cover(model, codes):
   return tf.nn.avg_pool2d(alpha, cell, cell, "VALID")
 
 
-def pool(centre, source_centre, group_ids, size=POOL):
+def pool(centre, source_centre, group_ids, size=POOL, eligible=None):
   """For each new grid centre [n, g, g, c], the `size` source sprites [n, size] int32
   (one per species, the nearest of each) whose grid centres [N, g, g, c] lie
-  nearest it; fewer species than `size` repeat the nearest."""
+  nearest it, among the `eligible` [N] bool where given; fewer species than
+  `size` repeat the nearest."""
   a = tf.reshape(centre, [tf.shape(centre)[0], -1])
   b = tf.reshape(source_centre, [tf.shape(source_centre)[0], -1])
   distance = (tf.reduce_sum(a**2, 1, keepdims=True) + tf.reduce_sum(b**2, 1)[None]
               - 2.0 * tf.matmul(a, b, transpose_b=True))  # [n, N]
+  if eligible is not None:
+    distance = tf.where(eligible[None], distance, tf.float32.max)
   species = tf.reduce_max(group_ids) + 1
   nearest_of = tf.math.unsorted_segment_min(tf.transpose(distance), group_ids, species)  # [S, n]
   own = tf.gather(tf.transpose(nearest_of), group_ids, axis=1)  # [n, N]
   distance = tf.where(distance <= own, distance, tf.float32.max)
+  if eligible is not None:  # the species with an eligible sprite, at least one
+    species = tf.maximum(tf.size(tf.unique(tf.boolean_mask(group_ids, eligible))[0]), 1)
   k = tf.minimum(size, species)
   _, found = tf.math.top_k(-distance, k=k)
   return tf.gather(found, tf.range(size) % k, axis=1)
 
 
 def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK, shift=SHIFT,
-          size=POOL, top=TOP, seam=SEAM, alpha=ALPHA, coverages=None):
+          size=POOL, top=TOP, seam=SEAM, alpha=ALPHA, coverages=None, eligible=None):
   """The grid detail [n, g, g, c] pieced for new grid centres `centre` [n, g, g, c]
   from the sources' centres and details [N, g, g, c] (see the module docstring);
   `coverages`, where given, (the new silhouettes' [n, g, g, 1], the sources'
-  [N, g, g, 1]) are matched with weight `alpha`.
+  [N, g, g, 1]) are matched with weight `alpha`; `eligible` [N] bool, where
+  given, the sources a block may come from.
 
   Every block of the result is one source's detail block, moved by at most
   `shift` cells (the source's grid extended at its border by its edge cells).
@@ -204,7 +218,7 @@ def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK,
   g = centre.shape[1]
   if g % block:
     raise ValueError(f"the quilt's block of {block} cells does not divide the grid of {g}")
-  chosen = pool(centre, source_centre, group_ids, size)  # [n, P]
+  chosen = pool(centre, source_centre, group_ids, size, eligible)  # [n, P]
   pad = [[0, 0], [shift, shift], [shift, shift], [0, 0]]
   padded_detail = tf.pad(source_detail, pad, mode="SYMMETRIC")
   padded_centre = tf.pad(source_centre, pad, mode="SYMMETRIC")
