@@ -47,7 +47,7 @@ BLEND_RANGE = (0.5, 0.5)
 _BLOCK = 1024
 
 
-def partners(codes, groups, k=NEIGHBOURS):
+def partners(codes, groups, k=NEIGHBOURS, kind="blend"):
   """Each code's k nearest codes (Euclidean) of another group, nearest first, [N, k] int32.
 
   Where the data hold fewer than k codes of other groups for some code (a
@@ -58,6 +58,7 @@ def partners(codes, groups, k=NEIGHBOURS):
     codes: [N, D] float array.
     groups: [N] species group of each code (`pipelines.splits.group_of`).
     k: partners per code.
+    kind: the sampler that asks, named in the error.
 
   Raises:
     ValueError: all codes are of one group.
@@ -67,7 +68,7 @@ def partners(codes, groups, k=NEIGHBOURS):
   fewest = len(groups) - np.max(np.unique(groups, return_counts=True)[1])
   if fewest < 1:
     raise ValueError(
-        "the blend sampler needs training sprites of at least two species, got one "
+        f"the {kind} sampler needs training sprites of at least two species, got one "
         f"({groups[0]}): train on more species, or use --sampler expost")
   found = min(k, fewest)
   squared = np.sum(codes**2, axis=1)
@@ -103,10 +104,10 @@ class BlendSampler(base.Sampler):
                                shape=tf.TensorShape([None, code_dim]), name="codes")
       self.partners = tf.Variable(tf.zeros([0, NEIGHBOURS], tf.int32), trainable=False,
                                   shape=tf.TensorShape([None, None]), name="partners")
-      # Each code's types, multi-hot [N, T], and its species group as an
-      # index [N], when the training data has a types table; [0, 0] and [0]
-      # without (a checkpoint written before the sampler held types reads
-      # as without). They let `sample_codes` draw the blends of one kind.
+      # Each code's types, multi-hot [N, T], when the training data has a
+      # types table, [0, 0] without; and its species group as an index [N]
+      # (a checkpoint written before the sampler held them reads as [0, 0]
+      # and [0]). They let `sample_codes` draw the blends of one kind.
       self.types = tf.Variable(tf.zeros([0, 0], tf.float16), trainable=False,
                                shape=tf.TensorShape([None, None]), name="types")
       self.group_ids = tf.Variable(tf.zeros([0], tf.int32), trainable=False,
@@ -124,22 +125,19 @@ class BlendSampler(base.Sampler):
   def assign(self, codes, groups, step, types=None):
     """Stores the training codes [N, code_dim], their species groups [N] and,
     where the data has them, their types [N, T] multi-hot, at `step`."""
-    self.partners.assign(partners(codes, groups))
+    self.partners.assign(partners(codes, groups, kind=self.kind))
     self.codes.assign(np.asarray(codes, np.float16))
-    if types is None:
-      self.types.assign(np.zeros((0, 0), np.float16))
-      self.group_ids.assign(np.zeros(0, np.int32))
-    else:
-      self.types.assign(np.asarray(types, np.float16))
-      self.group_ids.assign(np.unique(np.asarray(groups), return_inverse=True)[1]
-                            .astype(np.int32).reshape(-1))
+    self.types.assign(np.zeros((0, 0), np.float16) if types is None
+                      else np.asarray(types, np.float16))
+    self.group_ids.assign(np.unique(np.asarray(groups), return_inverse=True)[1]
+                          .astype(np.int32).reshape(-1))
     self.fitted_step.assign(step)
 
   def fit(self, train, val, step, groups=None, seed=0, types=None):
     """Stores the training codes as they are, with `groups`, each one's species
     group, and `types`, each one's types (or None)."""
     if groups is None:
-      raise ValueError("the blend sampler needs the species group of every training sprite")
+      raise ValueError(f"the {self.kind} sampler needs the species group of every training sprite")
     self.assign(train, np.asarray(groups)[:len(train)], step,
                 None if types is None else np.asarray(types)[:len(train)])
     return dict(scores={}, chosen=self.size)

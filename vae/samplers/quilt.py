@@ -37,9 +37,9 @@ it is a `blend.BlendSampler` too, storing the same codes, partners, types and
 species; besides them it holds the fitted mixture over z1 and the codes'
 renders' coverage per cell (`fit_renders`, which `samplers.fit_model` calls;
 a sampler fitted without it, or an RGB model, quilts by the centres and seams
-alone). All of it lives in the checkpoint and the SavedModel; the grid
-centres are computed from the codes when sampling, so they are always the
-current decoder's. It has no log-likelihood; the temperature scales the
+alone). All of it lives in the checkpoint and the SavedModel; the sources'
+grid centres are computed from the codes when sampling (one pass of the
+decoder's top over them), so they take no room there. It has no log-likelihood; the temperature scales the
 mixture over z1, as for the ex-post sampler. A conditional model's grid
 centres are taken without a type ("any type").
 """
@@ -86,22 +86,11 @@ class QuiltSampler(blend.BlendSampler):
                                   shape=tf.TensorShape([None, None, None, 1]), name="coverage")
 
   def fit(self, train, val, step, groups=None, seed=0, types=None):
-    """Fits the mixture to the training codes' z1 (its size chosen on `val`'s)
-    and stores the codes with their species `groups` and `types`, as the blend
-    sampler does; returns the mixture's fit."""
-    if groups is None:
-      raise ValueError("the quilt sampler needs the species group of every training sprite")
-    groups = np.asarray(groups)[:len(train)]
-    if len(np.unique(groups)) < 2:
-      raise ValueError(
-          "the quilt sampler needs training sprites of at least two species, got one "
-          f"({groups[0]}): train on more species, or use --sampler expost")
-    fit = self.top.fit(train[:, :self.top_dim], val[:, :self.top_dim], step, seed=seed)
-    self.assign(train, groups, step, None if types is None else np.asarray(types)[:len(train)])
-    if types is None:  # the species are still needed, for one block source per species
-      self.group_ids.assign(np.unique(groups, return_inverse=True)[1].astype(np.int32)
-                            .reshape(-1))
-    return fit  # its mixture's: scores by size, and the size chosen
+    """Stores the codes with their species `groups` and `types`, as the blend
+    sampler does, and fits the mixture to their z1 (its size chosen on `val`'s);
+    returns the mixture's fit."""
+    super().fit(train, val, step, groups, seed, types)
+    return self.top.fit(train[:, :self.top_dim], val[:, :self.top_dim], step, seed=seed)
 
   def fit_renders(self, model):
     """Stores the coverage of each stored code's render per grid cell (the mean
