@@ -253,10 +253,10 @@ QUILTS = (
 )
 
 
-def quilt_sampler(model, config, codes, train_groups):
+def quilt_sampler(model, data, codes, train_groups):
   """A `quilt.QuiltSampler` fitted to `codes`, its mixture's size chosen on the
-  validation split's codes."""
-  val = report_lib.load_data(config).array("val").astype(np.float32) / 255.0
+  codes of `data`'s validation split."""
+  val = data.array("val").astype(np.float32) / 255.0
   sampler = quilt.QuiltSampler(model.latent_dim, model.code_dim)
   sampler.fit(codes, encode(model, val), step=0, groups=train_groups)
   sampler.fit_renders(model)
@@ -319,7 +319,9 @@ def main():
                       help="only the rows whose names contain one of these")
   args = parser.parse_args()
   model, config, _, _ = load.load_model(args.ckpt)
-  images, train, heldout, (train_groups, heldout_groups) = report_lib.load_split(config, "test")
+  data = report_lib.load_data(config)
+  images, train, heldout, (train_groups, heldout_groups) = report_lib.load_split(
+      config, "test", data=data)
   codes = encode(model, train)
   partners = blend.partners(codes, train_groups, k=96)
   print(f"{args.ckpt}: {len(codes)} training codes, {args.samples} samples per setting, "
@@ -342,7 +344,7 @@ def main():
     rows.append(("swapped: z1 of one, detail of the other",
                  lambda: render(model, swapped(model, codes, partners, args.samples))))
   if args.quilts:
-    sampler = quilt_sampler(model, config, codes, train_groups)
+    sampler = quilt_sampler(model, data, codes, train_groups)
     rows += [(name, lambda block=block, gain=gain, alpha=alpha: render(model, sampler.quilted(
         model, args.samples, 1.0, tf.constant([0, 0]), block=block, gain=gain,
         alpha=alpha).numpy())) for name, block, gain, alpha in QUILTS]
