@@ -134,16 +134,47 @@ class PretrainedTest(tf.test.TestCase):
 class PackageTest(tf.test.TestCase):
   """`python -m vae.pretrained` on a fresh run, whether or not the checkout ships a package."""
 
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.TemporaryDirectory()
+    cls.dest = make_smoke_package(pathlib.Path(cls.tmp.name))
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
   def test_a_fresh_run_packages_and_its_package_reproduces_its_check(self):
-    with tempfile.TemporaryDirectory() as tmp:
-      dest = make_smoke_package(pathlib.Path(tmp))
-      with open(os.path.join(dest, "check.json"), encoding="utf-8") as f:
-        check = json.load(f)
-      status, stdout, stderr = fixtures.run_program(
-          *pretrained.check_command(dest, os.path.join(tmp, "check")))
-      self.assertEqual(status, 0, stderr[-3000:])
-      self.assertAllClose(json.loads(stdout)["bits_per_dim_elbo"], check["bits_per_dim_elbo"],
-                          atol=TOLERANCE)
+    with open(os.path.join(self.dest, "check.json"), encoding="utf-8") as f:
+      check = json.load(f)
+    status, stdout, stderr = fixtures.run_program(
+        *pretrained.check_command(self.dest, os.path.join(self.tmp.name, "check")))
+    self.assertEqual(status, 0, stderr[-3000:])
+    self.assertAllClose(json.loads(stdout)["bits_per_dim_elbo"], check["bits_per_dim_elbo"],
+                        atol=TOLERANCE)
+
+  def test_a_run_packages_with_another_sampler_fitted_to_its_weights(self):
+    run_dir = os.path.join(self.tmp.name, "run")
+    dest = os.path.join(self.tmp.name, "blend_package")
+    status, _, stderr = fixtures.run_program("-m", "vae.pretrained", run_dir, "--dest", dest,
+                                             "--sampler", "blend")
+    self.assertEqual(status, 0, stderr[-3000:])
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f)["sampler"], "quilt")  # the run's own, untouched
+    with open(os.path.join(dest, "config.json"), encoding="utf-8") as f:
+      self.assertEqual(json.load(f)["sampler"], "blend")
+    with open(os.path.join(dest, "COMMAND.md"), encoding="utf-8") as f:
+      text = f.read()
+    self.assertIn("--sampler blend", text)
+    self.assertIn("trained with the quilt sampler", text)
+    # The package's sampler is fitted to its weights: evaluating it fits nothing.
+    status, stdout, stderr = fixtures.run_program(
+        *pretrained.check_command(dest, os.path.join(self.tmp.name, "blend_check")))
+    self.assertEqual(status, 0, stderr[-3000:])
+    report = json.loads(stdout)
+    self.assertEqual(report["expost"]["kind"], "blend")
+    self.assertFalse(report["expost"]["refitted_here"])
 
 
 if __name__ == "__main__":

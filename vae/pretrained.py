@@ -1,6 +1,6 @@
 """Packages a trained run as the repository's pretrained model.
 
-    python -m vae.pretrained RUN [--dest pretrained] [--train-command "..."] [--force]
+    python -m vae.pretrained RUN [--dest pretrained] [--sampler KIND] [--train-command "..."] [--force]
 
 writes DEST (default `pretrained/` beside the programs), which `generate.py`
 uses when no --ckpt is given and which `evaluate.py --ckpt DEST` reads like
@@ -19,6 +19,11 @@ The small evaluation (the test split's first CHECK_IMAGES sprites) is what
 `tests/test_pretrained.py` repeats, so a checkout can confirm that the model
 it holds is the model whose figures it reports. DEST must stay under
 MAX_BYTES.
+
+--sampler packages the run's weights with another sampler than its own,
+fitted here to the training codes (no training): config.json then names it,
+and the report should be of it (`evaluate.py --ckpt RUN --sampler KIND --out
+DIR`, passed as --report DIR).
 """
 
 import argparse
@@ -101,8 +106,9 @@ def refit_sampler(model, config, prefix):
                                   groups, data.types("train") if data.type_names else None)
 
 
-def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False):
-  """Writes `dest` from `run` (see the module docstring); returns check.json's dict."""
+def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False, sampler=None):
+  """Writes `dest` from `run` (see the module docstring), with the weights' sampler
+  `sampler` where given (refitted here); returns check.json's dict."""
   report_dir = report_dir or os.path.join(run, "eval")
   report_json = os.path.join(report_dir, "report.json")
   source, target = os.path.realpath(run), os.path.realpath(dest)
@@ -120,10 +126,16 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   from vae import rundir  # pylint: disable=import-outside-toplevel
   from vae.evaluation import report as report_lib  # pylint: disable=import-outside-toplevel
   from vae.rundir import load  # pylint: disable=import-outside-toplevel
+  from vae import config as config_lib  # pylint: disable=import-outside-toplevel
   try:
     model, config, prefix, config_path = load.load_model(run, "best")
   except rundir.RunDirError as error:
     raise PackageError(str(error)) from None
+  run_sampler = model.sampler
+  resampled = sampler is not None and sampler != run_sampler
+  if resampled:
+    model.use_sampler(sampler, config.expost_latents, config.expost_components)
+    config = config_lib.replace(config, sampler=sampler)
   refit_sampler(model, config, prefix)
   if os.path.exists(dest):
     shutil.rmtree(dest)
@@ -134,6 +146,8 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
   for name in sorted(os.listdir(run_dir)):
     if os.path.isfile(os.path.join(run_dir, name)) and name != "lock.json":  # a training's, not the model's
       shutil.copy(os.path.join(run_dir, name), os.path.join(dest, name))
+  if resampled:
+    config_lib.save(config, os.path.join(dest, "config.json"))
   step = int(prefix.rsplit("-", 1)[1]) if prefix.rsplit("-", 1)[-1].isdigit() else 0
   tf.train.CheckpointManager(
       tf.train.Checkpoint(model=model), os.path.join(dest, "checkpoints", "best"),
@@ -157,17 +171,23 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
               "--iw-samples", str(full.get("iw_samples")), "--num-samples",
               str(full.get("num_samples")), "--temperature", str(full.get("temperature")),
               "--seed", str(full.get("seed"))]
+  packaging = ["python", "-m", "vae.pretrained", run, "--dest", _shown(dest)]
+  if resampled:
+    evaluate += ["--sampler", sampler, "--out", report_dir]
+    packaging += ["--sampler", sampler, "--report", report_dir]
   lines = [
       "# How this pretrained model was made", "",
       f"Source commit: `{_git_commit()}`; run `{run}`, best checkpoint `{prefix}`.", "",
       "Training" + ("" if train else " (flags derived from config.json: they rebuild "
                                      "its config from the preset)") + ":", "",
       "```bash", train or train_command(config), "```", "",
+      *([f"The run trained with the {run_sampler} sampler; its weights are packaged with the "
+         f"{sampler} sampler, fitted to their training codes when packaging (no training).", ""]
+        if resampled else []),
       "Evaluation (report.json and report.html):", "",
       "```bash", " ".join(shlex.quote(w) for w in evaluate), "```", "",
       "Packaging:", "",
-      "```bash", f"python -m vae.pretrained {shlex.quote(run)} --dest {shlex.quote(_shown(dest))}",
-      "```", "",
+      "```bash", " ".join(shlex.quote(w) for w in packaging), "```", "",
       f"check.json: the same model on the test split's first {CHECK_IMAGES} sprites; "
       "`tests/test_pretrained.py` runs this and compares:", "",
       "```bash", check["command"], "```", ""]
@@ -180,6 +200,7 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False)
 
 
 def main(argv=None):
+  from vae import config as config_lib  # pylint: disable=import-outside-toplevel
   parser = cli.OneLineParser(prog=PROG, description=__doc__,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("run", help="the run directory to package")
@@ -189,11 +210,14 @@ def main(argv=None):
   parser.add_argument("--train-command", default=None,
                       help="the exact training command, for COMMAND.md (default: derived "
                            "from config.json)")
+  parser.add_argument("--sampler", default=None, choices=config_lib.SAMPLERS,
+                      help="package the weights with this sampler, fitted here "
+                           "(default: the run's own)")
   parser.add_argument("--force", action="store_true", help="replace a --dest that holds files")
   args = parser.parse_args(argv)
   try:
     check = package(args.run, args.dest, report_dir=args.report, train=args.train_command,
-                    force=args.force)
+                    force=args.force, sampler=args.sampler)
   except (PackageError, OSError) as error:
     print(f"{PROG}: error: {error}", file=sys.stderr)
     return 2
