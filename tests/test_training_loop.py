@@ -103,5 +103,37 @@ class RollbackTest(tf.test.TestCase):
     self.assertEqual(float(self.state.lr_scale.numpy()), 0.25)
 
 
+class PreviewCodesTest(tf.test.TestCase):
+  """`loop.preview_codes` draws once per fit of the sampler, the prior's until the first."""
+
+  def setUp(self):
+    super().setUp()
+    self.draws = []
+    self.expost = types.SimpleNamespace(fitted=False, fitted_step=tf.Variable(-1, dtype=tf.int64))
+
+    def sample_conditioned(n, seed, sampler):
+      self.draws.append(sampler)
+      return tf.fill([n, 3], float(len(self.draws))), None
+
+    model = types.SimpleNamespace(expost=self.expost, sample_conditioned=sample_conditioned)
+    self.run = types.SimpleNamespace(model=model, preview_images=np.zeros([4, 8, 8, 4]),
+                                     config=config_lib.preset("smoke"), preview_draw={})
+
+  def test_the_codes_are_drawn_again_only_when_the_sampler_is_refitted(self):
+    first, _ = loop.preview_codes(self.run)
+    self.assertAllEqual(first, loop.preview_codes(self.run)[0])
+    self.assertEqual(self.draws, ["prior"])  # unfitted: the prior's, drawn once
+    self.expost.fitted = True
+    self.expost.fitted_step.assign(90)
+    fitted, _ = loop.preview_codes(self.run)
+    loop.preview_codes(self.run)
+    self.expost.fitted_step.assign(180)
+    refitted, _ = loop.preview_codes(self.run)
+    self.assertEqual(self.draws, ["prior", None, None])
+    self.assertAllEqual(fitted, tf.fill([4, 3], 2.0))
+    self.assertAllEqual(refitted, tf.fill([4, 3], 3.0))
+    self.assertLen(self.run.preview_draw, 1)  # only the current fit's draw is kept
+
+
 if __name__ == "__main__":
   tf.test.main()

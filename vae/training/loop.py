@@ -49,7 +49,8 @@ EXPOST_REFIT_EPOCHS = 10
 @dataclasses.dataclass
 class Run:
   """What one training run is made of: built once by `start`, then only read
-  (but for `iterator`, which `call_steps` and `rollback` replace)."""
+  (but for `iterator`, which `call_steps` and `rollback` replace, and
+  `preview_draw`, which `preview_codes` keeps)."""
   config: config_lib.Config
   strategy: tf.distribute.Strategy
   run_dir: str  # config.out on the chief, a temporary directory on other workers
@@ -71,6 +72,8 @@ class Run:
   preview_types: object  # their types [N, T] for a conditional model, else None
   writer: object  # tf.summary writer of RUN/tb
   board: object  # vae.training.dashboard view
+  # The previews' codes and conditions, under the sampler's fit they were drawn from.
+  preview_draw: dict = dataclasses.field(default_factory=dict)
 
   @property
   def image_shape(self):
@@ -380,11 +383,21 @@ def flush_summaries(run):
 
 def preview_codes(run):
   """The same seeded codes every epoch, from the run's sampler once it can draw, and their
-  conditions (None for an unconditional model)."""
+  conditions (None for an unconditional model).
+
+  They are drawn again only when the sampler is refitted (every
+  `EXPOST_REFIT_EPOCHS` at most): a quilt's draw takes most of a second on
+  2 CPU cores, which every epoch would add minutes to the default run. The
+  epochs between decode the same codes with their own weights.
+  """
   model = run.model
   sampler = None if model.expost.fitted else "prior"
-  return model.sample_conditioned(len(run.preview_images), seed=[run.config.seed, 1],
-                                 sampler=sampler)
+  key = (sampler, int(model.expost.fitted_step.numpy()))
+  if key not in run.preview_draw:
+    run.preview_draw.clear()
+    run.preview_draw[key] = model.sample_conditioned(len(run.preview_images),
+                                                     seed=[run.config.seed, 1], sampler=sampler)
+  return run.preview_draw[key]
 
 
 def expost_due(run, epoch):
