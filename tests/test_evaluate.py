@@ -67,8 +67,8 @@ class EvaluateProgramTest(tf.test.TestCase):
     runs = {
         "full": start("--ckpt", cls.run_dir, "--out", cls.out, "--export", cls.export,
                       "--json", "--pixel-art", *FAST),
-        "quilt": start("--ckpt", cls.run_dir, "--sampler", "quilt", "--out", str(tmp / "quilt"),
-                       "--export", str(tmp / "quilt_export"), "--json", *FAST),
+        "other": start("--ckpt", cls.run_dir, "--sampler", "blend", "--out", str(tmp / "other"),
+                       "--export", str(tmp / "other_export"), "--json", *FAST),
         "missing": start("--ckpt", str(tmp / "nowhere"), *FAST),
         "empty": start("--ckpt", str(tmp / "empty"), *FAST),
         "truncated": start("--ckpt", truncated, "--data-dir", sprites, *FAST),
@@ -160,15 +160,15 @@ class EvaluateProgramTest(tf.test.TestCase):
     self.assertCountEqual(loaded.signatures, ["sample", "encode", "decode", "reconstruct"])
 
   def test_another_sampler_is_fitted_reported_and_exported_with_its_config(self):
-    status, stdout, stderr = self.results["quilt"]
+    status, stdout, stderr = self.results["other"]
     self.assertEqual(status, 0, stderr)
     report = json.loads(stdout)
-    self.assertEqual(report["expost"]["kind"], "quilt")
+    self.assertEqual(report["expost"]["kind"], "blend")
     self.assertTrue(report["expost"]["refitted_here"])
-    self.assertEqual(report["sampler"], "quilt")
-    export = os.path.join(self.tmp.name, "quilt_export")
+    self.assertEqual(report["sampler"], "blend")
+    export = os.path.join(self.tmp.name, "other_export")
     with open(os.path.join(export, "assets.extra", "config.json"), encoding="utf-8") as f:
-      self.assertEqual(json.load(f)["sampler"], "quilt")  # not the run's "blend"
+      self.assertEqual(json.load(f)["sampler"], "blend")  # not the run's "quilt"
 
   def test_a_missing_path_is_one_line_and_status_2(self):
     self.assertOneLineError("missing", "nowhere does not exist")

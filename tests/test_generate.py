@@ -207,7 +207,7 @@ class GenerateProgramTest(tf.test.TestCase):
       record = json.load(f)
     self.assertEqual(record["checkpoint"], fixtures.smoke_run().prefix)
     self.assertEqual(record["mode"], "sample")
-    self.assertIn("blends of two training codes", record["sampler"])
+    self.assertIn("quilts: z1 from a", record["sampler"])
     settings = record["settings"]
     self.assertEqual((settings["seed"], settings["temperature"], settings["n"], settings["size"],
                       settings["scale"], settings["pixel_art"], settings["format"]),
