@@ -59,7 +59,7 @@ class GenerationTest(tf.test.TestCase):
                        (32, 4, 8 + 8 * 8 * 2))  # the smoke model's global latent and grid
       self.assertEqual(generator.config.prior, "normal")
     self.assertEqual(self.from_run.checkpoint, self.prefix)
-    self.assertIn("blends of two training codes", self.from_run.sampler)
+    self.assertIn("quilts: z1 from a", self.from_run.sampler)
 
   def test_samples_repeat_for_a_seed_and_differ_between_seeds(self):
     for generator in (self.from_run, self.from_export):
@@ -119,7 +119,8 @@ class GenerationTest(tf.test.TestCase):
 
 
 def typed_run(directory, **changes):
-  """A smoke run (with `changes` to its config) whose blend sampler holds types: 24
+  """A smoke run (with `changes` to its config) whose sampler (the default quilt,
+  a blend sampler that quilts; fitted without validation sprites) holds types: 24
   sprite shapes of 12 species, the even species Fire, the odd ones Water and Flying.
   A conditional model's type tables are random, so that its types matter.
   Returns (run_dir, config)."""
@@ -210,7 +211,7 @@ class ConditionalGenerationTest(_TypedRun, tf.test.TestCase):
     fire = self.from_run.parse_types("fire")
     a = self.from_run.sample(5, 1.0, seed=2, types=fire)
     self.assertAllClose(a, self.from_export.sample(5, 1.0, seed=2, types=fire), atol=1e-5)
-    # The blends of fire sprites, decoded given Fire.
+    # The sampler's codes for fire sprites, decoded given Fire.
     codes = self.model.sample_codes(5, seed=[2, 0], types=fire)
     self.assertAllClose(a, self.model.render(codes, fire), atol=1e-5)
 

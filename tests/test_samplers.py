@@ -58,6 +58,16 @@ class SamplerInterfaceTest(tf.test.TestCase):
         self.assertEqual(fresh.expost.describe(), described)
         self.assertAllEqual(fresh.sample_codes(5, seed=(1, 2)), codes)
 
+  def test_without_validation_batches_a_sampler_that_uses_them_takes_the_training_codes(self):
+    for kind in ("expost", "quilt"):
+      with self.subTest(kind=kind):
+        model = _model(kind)
+        fit = samplers.fit_model(model, IMAGES, None, step=3, train_groups=GROUPS)
+        self.assertTrue(model.expost.fitted)
+        again = _model(kind)
+        self.assertEqual(samplers.fit_model(again, IMAGES, IMAGES, step=3,
+                                            train_groups=GROUPS)["scores"], fit["scores"])
+
   def test_a_model_draws_from_the_prior_whatever_its_sampler_and_refuses_another(self):
     model = _model("blend")
     samplers.fit_model(model, IMAGES, IMAGES[:1], step=1, train_groups=GROUPS)

@@ -48,7 +48,7 @@ def _codes(encode, batches, limit):
   A batch may be (images, types), for a conditional model's encoder.
   """
   codes, count = [], 0
-  for batch in batches:
+  for batch in batches or ():
     images, types = batch if isinstance(batch, tuple) else (batch, None)
     codes.append(encode(tf.convert_to_tensor(images, tf.float32), types).mean().numpy())
     count += len(codes[-1])
@@ -64,7 +64,9 @@ def fit_model(model, train_batches, val_batches, step, seed=0, train_groups=None
   Args:
     model: a `vae.VAE`.
     train_batches, val_batches: iterables of image batches [B, S, S, C] in [0, 1],
-      or of (images, types) batches for a conditional model.
+      or of (images, types) batches for a conditional model; `val_batches` may
+      be None, and a sampler that uses validation codes then takes the training
+      codes.
     step: the training step the encoder's weights are from.
     seed: seed of the fit's random starts.
     train_groups: the species group of each training image in the order of
