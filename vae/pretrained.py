@@ -128,14 +128,12 @@ def package(run, dest=DEFAULT_DEST, *, report_dir=None, train=None, force=False,
   from vae.rundir import load  # pylint: disable=import-outside-toplevel
   from vae import config as config_lib  # pylint: disable=import-outside-toplevel
   try:
-    model, config, prefix, config_path = load.load_model(run, "best")
+    model, run_config, prefix, config_path = load.load_model(run, "best")
   except rundir.RunDirError as error:
     raise PackageError(str(error)) from None
   run_sampler = model.sampler
-  resampled = sampler is not None and sampler != run_sampler
-  if resampled:
-    model.use_sampler(sampler, config.expost_latents, config.expost_components)
-    config = config_lib.replace(config, sampler=sampler)
+  config = report_lib.switch_sampler(model, run_config, sampler)
+  resampled = config is not run_config
   refit_sampler(model, config, prefix)
   if os.path.exists(dest):
     shutil.rmtree(dest)

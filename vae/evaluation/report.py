@@ -425,6 +425,23 @@ def ensure_expost(model, prefix, train, val, train_groups=None, train_types=None
   return refitted
 
 
+def switch_sampler(model, config, sampler, latents=None):
+  """Gives `model` a new, unfitted `sampler` over `latents` (default: the
+  config's), for a run trained with another sampler or asked for a density over
+  other latents than its own; `ensure_expost` then fits it. A falsy `sampler`,
+  or one the model's already matches, changes nothing.
+
+  Returns:
+    The config that says which sampler the model has (`config` itself where
+    nothing changed).
+  """
+  latents = latents or config.expost_latents
+  if not sampler or model.expost.matches(sampler, latents):
+    return config
+  model.use_sampler(sampler, latents, config.expost_components)
+  return config_lib.replace(config, sampler=sampler, expost_latents=latents)
+
+
 def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None, log=print,
                   **settings):
   """`vae.rundir.load.load_model`, `load_split` (with `limit`) and `compute_report` in one call.
@@ -439,18 +456,13 @@ def report_on_run(path, *, which="best", data_dir=None, split="test", limit=None
   data = load_data(config, data_dir)
   images, train, heldout, groups = load_split(config, split, limit=limit, data=data)
   train_groups = groups[0]
-  latents = settings.pop("expost_latents", None) or config.expost_latents
+  latents = settings.pop("expost_latents", None)
   grid_temperature = settings.pop("grid_temperature", None)
   if grid_temperature is not None:
     model.grid_temperature = grid_temperature
     config = config_lib.replace(config, grid_temperature=grid_temperature)
-  sampler = settings.pop("sampler", None)
-  if sampler and not model.expost.matches(sampler, latents):
-    # A run trained with another sampler, or asked for a density over other
-    # latents than its own, gets a new sampler here (fitted below); the
-    # config returned (the report page's, an --export's) says which.
-    model.use_sampler(sampler, latents, config.expost_components)
-    config = config_lib.replace(config, sampler=sampler, expost_latents=latents)
+  # The config returned (the report page's, an --export's) says which sampler.
+  config = switch_sampler(model, config, settings.pop("sampler", None), latents)
   sets = type_sets(data)
   if model.conditional and sets is None:
     raise EvaluationError(f"{path} is conditioned on types and {data.config.folder} has no types "
