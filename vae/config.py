@@ -69,7 +69,8 @@ class Config:
   prior: str = "normal"
   prior_components: int = 16
   grid_size: int = 16  # side of the spatial latent grid (vae/hierarchy.py); 0: none.
-  grid_channels: int = 4
+  # Channels of each grid cell: 8 since bench/README.md, section 21 (4 before it).
+  grid_channels: int = 8
   grid_prior: str = "independent"  # independent | autoregressive: p(z2|z1) (vae/hierarchy.py).
   grid_temperature: float = 1.0  # the grid's sampling temperature relative to the global one.
   # prior | expost | blend | quilt: where samples draw their codes from (the quilt
@@ -193,8 +194,8 @@ PRESETS = {
     "default": dict(),
     # The default conditioned on the sprites' types (vae/conditioning.py): its
     # figures beside the default's are in README.md ("Sprites of a type"), with
-    # the blend sampler they were measured with.
-    "conditional": dict(condition="types", sampler="blend"),
+    # the blend sampler and the 16x16x4 grid they were measured with.
+    "conditional": dict(condition="types", sampler="blend", grid_channels=4),
     # Longer and wider, for a GPU or a patient user.
     "quality": dict(widths=(32, 64, 128, 256), res_blocks=1, latent_dim=128,
                     grid_channels=8, logistic_mixtures=3, epochs=1000,
