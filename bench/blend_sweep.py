@@ -245,6 +245,8 @@ def swapped(model, codes, partners, count, seed=0):
 # (name, block side in cells, gain on the detail, weight of the coverage) (`--quilts`).
 QUILTS = (
     ("quilt, blocks of 8, coverage 16, gain 1.45 (the sampler)", 8, 1.45, 16.0),
+    ("quilt, blocks of 8, coverage 32, gain 1.45", 8, 1.45, 32.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.15", 8, 1.15, 16.0),
     ("quilt, blocks of 8, coverage 16, gain 1.3", 8, 1.3, 16.0),
     ("quilt, blocks of 8, coverage 4, gain 1.45", 8, 1.45, 4.0),
     ("quilt, blocks of 8, no coverage, gain 1.3", 8, 1.3, 0.0),

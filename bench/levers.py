@@ -16,7 +16,8 @@
            (`--logistic-mixtures`)
   decoder  the default decoder against 1 and 2 full-resolution 3x3
            convolutions before the likelihood (`--output-convs`)
-  grid     the default 16x16x4 latent grid against 16x16x8 (`--grid-channels`)
+  grid     the default 16x16x8 latent grid against 16x16x4 and 16x16x16
+           (`--grid-channels`)
 
 Every variant is train_loop.py's compiled loop (`make_train_fn`, guards on) on
 the `default` preset, in its own process; blocks are timed in turn (see
@@ -71,7 +72,7 @@ def variants(group, scratch):
   if group == "decoder":
     return [{"name": f"--output-convs {k}", "config": {"output_convs": k}} for k in (0, 1, 2)]
   if group == "grid":
-    return [{"name": f"--grid-channels {c}", "config": {"grid_channels": c}} for c in (4, 8)]
+    return [{"name": f"--grid-channels {c}", "config": {"grid_channels": c}} for c in (8, 4, 16)]
   raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
 
 
