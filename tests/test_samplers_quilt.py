@@ -163,6 +163,22 @@ class QuiltModelTest(tf.test.TestCase):
                           for s in range(30) for dy in range(3) for dx in range(3)), n)
     self.assertEqual(self.model.sample(4, seed=(1, 1)).shape, [4, 32, 32, 4])
 
+  def test_own_grids_moves_each_block_towards_its_sources_own_grid(self):
+    self._fit()
+    sampler, seed = self.model.expost, tf.constant([3, 4])
+    z1, plain = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed))
+    _, own = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed, own_grids=1.0))
+    _, half = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed, own_grids=0.5))
+    trained = self.model.split_code(tf.cast(sampler.codes, tf.float32))[1].numpy()
+    padded = np.pad(trained, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    g = self.model.grid_size  # one block covers the smoke preset's grid
+    for n in range(12):  # a training sprite's own grid, moved by at most a cell
+      self.assertTrue(any(np.allclose(own[n], padded[s, dy:dy + g, dx:dx + g], atol=1e-3)
+                          for s in range(30) for dy in range(3) for dx in range(3)), n)
+    # One block and so no seam: the same block at every share, and halfway is the midpoint.
+    self.assertAllClose(half, (plain + own) / 2, atol=1e-4)
+    self.assertNotAllClose(plain, own)
+
   def test_the_coverage_is_each_codes_render_alpha_per_cell(self):
     self._fit()
     sampler = self.model.expost

@@ -128,10 +128,15 @@ class QuiltSampler(blend.BlendSampler):
   sample_conditioned = base.Sampler.sample_conditioned
 
   def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN, alpha=ALPHA,
-              types=None):
+              types=None, own_grids=0.0):
     """n codes quilted with blocks of `block` cells, the coverage weighted by
     `alpha`, the detail scaled by `gain` (the fitted sampler's draw;
-    bench/blend_sweep.py tries other settings), of `types` where given."""
+    bench/blend_sweep.py tries other settings), of `types` where given.
+
+    `own_grids` > 0 moves each block that share of the way from the new centre
+    plus the source's detail to the source's grid itself (its own centre
+    included): cleaner outlines, blurrier insides and more copies
+    (bench/README.md, section 21; 0 in the sampler)."""
     top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
     eligible = None
     if types is None:
@@ -147,9 +152,15 @@ class QuiltSampler(blend.BlendSampler):
     coverages = None
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
-    detail = quilt(centre, source_centre, source_z2 - source_centre, self.group_ids, pick_seed,
+    pieces = source_z2 - source_centre
+    if own_grids:  # both pieced by the same choice of blocks
+      pieces = tf.concat([pieces, source_z2], -1)
+    pieces = quilt(centre, source_centre, pieces, self.group_ids, pick_seed,
                    block=block, alpha=alpha, coverages=coverages, eligible=eligible)
-    return model.join_code(z1, centre + gain * detail)
+    grid = centre + gain * pieces[..., :model.grid_channels]
+    if own_grids:
+      grid += own_grids * (pieces[..., model.grid_channels:] - grid)
+    return model.join_code(z1, grid)
 
   def describe(self):
     return dict(kind="quilt", codes=self.size, components=self.top.components, block=BLOCK,
