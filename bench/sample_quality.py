@@ -33,7 +33,7 @@ VARIANTS = {
     # A global latent of 64 over an 8x8x4 grid.
     "grid8x8x4": ["--grid-size", "8", "--grid-channels", "4", "--latent-dim", "64",
                   "--sampler", "expost"],
-    # A global latent of 64 over a 16x16x4 grid (the default model).
+    # A global latent of 64 over a 16x16x4 grid (the default until bench/README.md, section 21).
     "grid16x16x4": ["--grid-size", "16", "--grid-channels", "4", "--latent-dim", "64",
                     "--grid-prior", "independent", "--sampler", "expost"],
     # The same, its grid prior a chain over the cells (vae/hierarchy.py).
