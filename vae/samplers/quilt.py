@@ -153,7 +153,7 @@ class QuiltSampler(blend.BlendSampler):
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
     pieces = source_z2 - source_centre
-    if own_grids:  # both pieced by the same choice of blocks
+    if own_grids:  # detail and grid pieced by one choice of blocks, whose seams compare both
       pieces = tf.concat([pieces, source_z2], -1)
     pieces = quilt(centre, source_centre, pieces, self.group_ids, pick_seed,
                    block=block, alpha=alpha, coverages=coverages, eligible=eligible)
