@@ -147,9 +147,11 @@ class QuiltModelTest(tf.test.TestCase):
 
   def test_a_sample_is_a_new_z1_and_its_grid_centre_plus_quilted_detail(self):
     self._fit()
-    codes = self.model.sample_codes(40, seed=(1, 1))
+    # The detail alone: no cell taken from its source's own grid (see the test below).
+    codes = self.model.expost.quilted(self.model, 40, 1.0, tf.constant([1, 1]), outside=0.0)
     self.assertEqual(codes.shape, [40, self.model.code_dim])
-    self.assertAllEqual(codes, self.model.sample_codes(40, seed=(1, 1)))
+    self.assertAllEqual(self.model.sample_codes(40, seed=(1, 1)),
+                        self.model.sample_codes(40, seed=(1, 1)))
     z1, z2 = self.model.split_code(codes)
     trained = self.model.split_code(tf.cast(self.model.expost.codes, tf.float32))
     self.assertFalse(np.any(np.all(np.isclose(z1.numpy()[:, None], trained[0].numpy()[None]),
@@ -163,12 +165,15 @@ class QuiltModelTest(tf.test.TestCase):
                           for s in range(30) for dy in range(3) for dx in range(3)), n)
     self.assertEqual(self.model.sample(4, seed=(1, 1)).shape, [4, 32, 32, 4])
 
+  def _quilts(self, seed, **kwargs):
+    return self.model.split_code(self.model.expost.quilted(self.model, 12, 1.0, seed, **kwargs))
+
   def test_own_grids_moves_each_block_towards_its_sources_own_grid(self):
     self._fit()
     sampler, seed = self.model.expost, tf.constant([3, 4])
-    z1, plain = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed))
-    _, own = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed, own_grids=1.0))
-    _, half = self.model.split_code(sampler.quilted(self.model, 12, 1.0, seed, own_grids=0.5))
+    _, plain = self._quilts(seed, outside=0.0)
+    _, own = self._quilts(seed, own_grids=1.0, outside=0.0)
+    _, half = self._quilts(seed, own_grids=0.5, outside=0.0)
     trained = self.model.split_code(tf.cast(sampler.codes, tf.float32))[1].numpy()
     padded = np.pad(trained, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
     g = self.model.grid_size  # one block covers the smoke preset's grid
@@ -178,6 +183,20 @@ class QuiltModelTest(tf.test.TestCase):
     # One block and so no seam: the same block at every share, and halfway is the midpoint.
     self.assertAllClose(half, (plain + own) / 2, atol=1e-4)
     self.assertNotAllClose(plain, own)
+
+  def test_cells_outside_the_new_silhouette_take_their_sources_own_grid(self):
+    self._fit()
+    seed = tf.constant([3, 4])
+    z1, plain = self._quilts(seed, outside=0.0)
+    _, own = self._quilts(seed, own_grids=1.0, outside=0.0)
+    z1_sampled, sampled = self.model.split_code(self.model.sample_codes(12, seed=seed))
+    self.assertAllEqual(z1_sampled, z1)
+    coverage = quilt.cover(self.model, self.model.join_code(z1, self.model.grid_centre(z1)))
+    self.assertLess(float(tf.reduce_min(coverage)), 0.5)  # some cells lie outside
+    share = np.minimum(quilt.OUTSIDE * (1.0 - coverage.numpy()), 1.0)
+    # One block and so no seam: the same block with and without the sources' own grids.
+    self.assertAllClose(sampled, plain + share * (own - plain), atol=1e-4)
+    self.assertEqual(self.model.expost.describe()["outside"], quilt.OUTSIDE)
 
   def test_the_coverage_is_each_codes_render_alpha_per_cell(self):
     self._fit()
@@ -209,7 +228,11 @@ class QuiltModelTest(tf.test.TestCase):
     sampler = self.model.expost
     self.assertTrue(sampler.holds_types)
     self.assertAllEqual(sampler.type_species(), [15, 0, 15])
-    codes = self.model.sample_codes(20, seed=(3, 1), types=tf.constant([1.0, 0.0, 0.0]))
+    fire = tf.constant([1.0, 0.0, 0.0])
+    self.assertEqual(self.model.sample_codes(20, seed=(3, 1), types=fire).shape,
+                     [20, self.model.code_dim])
+    # The detail alone, without the sources' own grids outside the silhouette.
+    codes = sampler.quilted(self.model, 20, 1.0, tf.constant([3, 1]), types=fire, outside=0.0)
     z1, z2 = self.model.split_code(codes)
     trained = self.model.split_code(tf.cast(sampler.codes, tf.float32))
     detail = (z2 - self.model.grid_centre(z1)).numpy() / quilt.GAIN
@@ -229,7 +252,7 @@ class QuiltModelTest(tf.test.TestCase):
       pairs = (trained[0].numpy()[:, None] + trained[0].numpy()[None]) / 2
       near = np.all(np.isclose(pairs, z1.numpy()[n], atol=1e-3), -1)
       self.assertTrue(np.any(near & (types[:, 0, None] > 0) & (types[None, :, 0] > 0)), n)
-    restyled = self.model.restyle_codes(codes[0], 3, tf.constant([1.0, 0.0, 0.0]))
+    restyled = self.model.restyle_codes(codes[0], 3, fire)
     self.assertEqual(restyled.shape, [3, self.model.code_dim])
 
   def test_unfitted_it_draws_from_the_prior(self):

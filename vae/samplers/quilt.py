@@ -23,7 +23,12 @@ lands on body and an edge on an edge, and `SEAM` times as much by how well
 the cells next to it continue the blocks already placed; the block is drawn
 among the `TOP` best, so one z1 gives many sprites. The detail is scaled by
 `GAIN` about the new grid centre, as `VAE.full_length_detail` scales a
-blend's, because the decoder draws a short deviation as blur. A sprite is so
+blend's, because the decoder draws a short deviation as blur. Outside the
+new silhouette a cell takes the source's own grid instead (its own centre with
+its detail), in the share `OUTSIDE` times how far the cell lies outside (one
+minus its coverage): a source's detail over a centre not its own is drawn
+there as a grey half-transparent smudge, its own grid as its clean outline
+and background (bench/README.md, section 21). A sprite is so
 pieced from a few training sprites' parts (two or three at these settings) over
 a silhouette none of them has: `report.json`'s near-copy tests and the
 two-sample tests say how often that reads as a copy or as not a sprite, and
@@ -65,6 +70,9 @@ TOP = 3
 ALPHA = 16.0
 SEAM = 4.0
 GAIN = 1.45
+# The share of a cell outside the new silhouette that comes from its source's own
+# grid (times one minus the cell's coverage; section 21).
+OUTSIDE = 1.0
 # Codes rendered at once by `fit_renders`.
 _RENDER_BATCH = 128
 
@@ -128,15 +136,18 @@ class QuiltSampler(blend.BlendSampler):
   sample_conditioned = base.Sampler.sample_conditioned
 
   def quilted(self, model, n, temperature, seed, block=BLOCK, gain=GAIN, alpha=ALPHA,
-              types=None, own_grids=0.0):
+              types=None, own_grids=0.0, outside=OUTSIDE):
     """n codes quilted with blocks of `block` cells, the coverage weighted by
     `alpha`, the detail scaled by `gain` (the fitted sampler's draw;
     bench/blend_sweep.py tries other settings), of `types` where given.
 
-    `own_grids` > 0 moves each block that share of the way from the new centre
-    plus the source's detail to the source's grid itself (its own centre
-    included): cleaner outlines, blurrier insides and more copies
-    (bench/README.md, section 21; 0 in the sampler)."""
+    Each cell moves the share `own_grids` + `outside` x (1 - its coverage by
+    the new silhouette), at most 1, of the way from the new centre plus the
+    source's detail to the source's grid itself (its own centre included);
+    without coverages (`alpha` 0, a sampler fitted without renders) the
+    share is `own_grids` alone. A uniform share gives cleaner outlines,
+    blurrier insides and more copies (bench/README.md, section 21; 0 in the
+    sampler)."""
     top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
     eligible = None
     if types is None:
@@ -152,26 +163,31 @@ class QuiltSampler(blend.BlendSampler):
     coverages = None
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
+    share = own_grids
+    if outside and coverages is not None:
+      share = tf.minimum(own_grids + outside * (1.0 - coverages[0]), 1.0)  # [n, g, g, 1]
     pieces = source_z2 - source_centre
-    if own_grids:  # detail and grid pieced by one choice of blocks, whose seams compare both
+    mixes = not isinstance(share, (int, float)) or share > 0
+    if mixes:  # the sources' grids pieced along with their detail, by the same blocks
       pieces = tf.concat([pieces, source_z2], -1)
     pieces = quilt(centre, source_centre, pieces, self.group_ids, pick_seed,
-                   block=block, alpha=alpha, coverages=coverages, eligible=eligible)
+                   block=block, alpha=alpha, coverages=coverages, eligible=eligible,
+                   seamed=model.grid_channels)
     grid = centre + gain * pieces[..., :model.grid_channels]
-    if own_grids:
-      grid += own_grids * (pieces[..., model.grid_channels:] - grid)
+    if mixes:
+      grid += share * (pieces[..., model.grid_channels:] - grid)
     return model.join_code(z1, grid)
 
   def describe(self):
     return dict(kind="quilt", codes=self.size, components=self.top.components, block=BLOCK,
                 pool=POOL, top=TOP, alpha=ALPHA if self.has_coverage else 0.0, seam=SEAM,
-                gain=GAIN, latents="all",
+                gain=GAIN, outside=OUTSIDE if self.has_coverage else 0.0, latents="all",
                 fitted_step=int(self.fitted_step.numpy()))
 
   def words(self, model):
     return (f"quilts: z1 from a {self.top.components}-component Gaussian mixture fitted to the training "
             f"codes, the grid's detail quilted from {BLOCK} x {BLOCK}-cell blocks of training "
-            f"sprites' grids, scaled by {GAIN:g}")
+            f"sprites' grids, scaled by {GAIN:g}, their own grids outside the silhouette")
 
 
 def cover(model, codes):
@@ -205,12 +221,15 @@ def pool(centre, source_centre, group_ids, size=POOL, eligible=None):
 
 
 def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK, shift=SHIFT,
-          size=POOL, top=TOP, seam=SEAM, alpha=ALPHA, coverages=None, eligible=None):
+          size=POOL, top=TOP, seam=SEAM, alpha=ALPHA, coverages=None, eligible=None,
+          seamed=None):
   """The grid detail [n, g, g, c] pieced for new grid centres `centre` [n, g, g, c]
   from the sources' centres and details [N, g, g, c] (see the module docstring);
   `coverages`, where given, (the new silhouettes' [n, g, g, 1], the sources'
   [N, g, g, 1]) are matched with weight `alpha`; `eligible` [N] bool, where
-  given, the sources a block may come from.
+  given, the sources a block may come from; `seamed`, where given, the number
+  of the detail's leading channels the seams compare (the rest are pieced
+  along, unscored).
 
   Every block of the result is one source's detail block, moved by at most
   `shift` cells (the source's grid extended at its border by its edge cells).
@@ -247,11 +266,12 @@ def quilt(centre, source_centre, source_detail, group_ids, seed, *, block=BLOCK,
                  - new_cover[:, None, by:by + block, bx:bx + block])**2, [2, 3, 4])
           if bx > 0 and x > 0:  # the source's column left of the block against the one placed
             cost += seam * tf.reduce_mean(
-                (detail[:, :, y:y + block, x - 1] - row[-1][:, None, :, -1])**2, [2, 3])
+                (detail[:, :, y:y + block, x - 1, :seamed] - row[-1][:, None, :, -1, :seamed])**2,
+                [2, 3])
           if by > 0 and y > 0:
-            above = rows[-1][:, -1, bx:bx + block]  # [n, B, c]
-            cost += seam * tf.reduce_mean((detail[:, :, y - 1, x:x + block] - above[:, None])**2,
-                                          [2, 3])
+            above = rows[-1][:, -1, bx:bx + block, :seamed]  # [n, B, c]
+            cost += seam * tf.reduce_mean(
+                (detail[:, :, y - 1, x:x + block, :seamed] - above[:, None])**2, [2, 3])
           costs.append(cost)
           blocks.append(piece)
       costs = tf.concat(costs, 1)  # [n, P * (2s + 1)^2]
