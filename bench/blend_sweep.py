@@ -37,7 +37,8 @@ section 20): z1 from a mixture fitted to the training codes' z1 (its size
 chosen on the validation split's), the grid's detail quilted from blocks of
 8 or 4 cells of training sprites' grids, with or without matching their
 coverage to the new silhouette's, scaled by a gain, or moved towards the
-sources' own grids (section 21); the sampler's own setting is the first row.
+sources' own grids, everywhere or outside the new silhouette (section 21);
+the sampler's own setting is the first row.
 
 `--only NAME ...` keeps the rows whose names contain one of the NAMEs.
 
@@ -243,18 +244,22 @@ def swapped(model, codes, partners, count, seed=0):
 
 
 # (name, block side in cells, gain on the detail, weight of the coverage, share of
-# the sources' own grids) (`--quilts`; `QuiltSampler.quilted`).
+# the sources' own grids everywhere and outside the new silhouette) (`--quilts`;
+# `QuiltSampler.quilted`). The rows without "outside" are the sampler before section 21.
 QUILTS = (
-    ("quilt, blocks of 8, coverage 16, gain 1.45 (the sampler)", 8, 1.45, 16.0, 0.0),
-    ("quilt, blocks of 8, coverage 32, gain 1.45", 8, 1.45, 32.0, 0.0),
-    ("quilt, blocks of 8, coverage 16, gain 1.15", 8, 1.15, 16.0, 0.0),
-    ("quilt, blocks of 8, coverage 16, gain 1.3", 8, 1.3, 16.0, 0.0),
-    ("quilt, blocks of 8, coverage 4, gain 1.45", 8, 1.45, 4.0, 0.0),
-    ("quilt, blocks of 8, no coverage, gain 1.3", 8, 1.3, 0.0, 0.0),
-    ("quilt, blocks of 8, no coverage, gain 1", 8, 1.0, 0.0, 0.0),
-    ("quilt, blocks of 4, coverage 16, gain 1.45", 4, 1.45, 16.0, 0.0),
-    ("quilt, the sources' own grids halfway", 8, 1.45, 16.0, 0.5),
-    ("quilt, the sources' own grids", 8, 1.45, 16.0, 1.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.45, own grids outside (the sampler)",
+     8, 1.45, 16.0, 0.0, 1.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.45, own grids half outside", 8, 1.45, 16.0, 0.0, 0.5),
+    ("quilt, blocks of 8, coverage 16, gain 1.45", 8, 1.45, 16.0, 0.0, 0.0),
+    ("quilt, blocks of 8, coverage 32, gain 1.45", 8, 1.45, 32.0, 0.0, 0.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.15", 8, 1.15, 16.0, 0.0, 0.0),
+    ("quilt, blocks of 8, coverage 16, gain 1.3", 8, 1.3, 16.0, 0.0, 0.0),
+    ("quilt, blocks of 8, coverage 4, gain 1.45", 8, 1.45, 4.0, 0.0, 0.0),
+    ("quilt, blocks of 8, no coverage, gain 1.3", 8, 1.3, 0.0, 0.0, 0.0),
+    ("quilt, blocks of 8, no coverage, gain 1", 8, 1.0, 0.0, 0.0, 0.0),
+    ("quilt, blocks of 4, coverage 16, gain 1.45", 4, 1.45, 16.0, 0.0, 0.0),
+    ("quilt, the sources' own grids halfway", 8, 1.45, 16.0, 0.5, 0.0),
+    ("quilt, the sources' own grids", 8, 1.45, 16.0, 1.0, 0.0),
 )
 
 
@@ -350,10 +355,11 @@ def main():
                  lambda: render(model, swapped(model, codes, partners, args.samples))))
   if args.quilts:
     sampler = quilt_sampler(model, data, codes, train_groups)
-    rows += [(name, lambda block=block, gain=gain, alpha=alpha, own=own: render(
+    rows += [(name, lambda block=block, gain=gain, alpha=alpha, own=own, outside=outside: render(
         model, sampler.quilted(model, args.samples, 1.0, tf.constant([0, 0]), block=block,
-                               gain=gain, alpha=alpha, own_grids=own).numpy()))
-             for name, block, gain, alpha, own in QUILTS]
+                               gain=gain, alpha=alpha, own_grids=own,
+                               outside=outside).numpy()))
+             for name, block, gain, alpha, own, outside in QUILTS]
   if args.only:
     rows = [row for row in rows if any(part in row[0] for part in args.only)]
   for number, (name, draw) in enumerate(rows):
