@@ -104,6 +104,26 @@ class QuiltTest(tf.test.TestCase):
                         coverages=(tf.constant(covers[source:source + 1]), tf.constant(covers)))
       self.assertAllClose(out[0], details[source])
 
+  def test_channels_past_the_seamed_ones_are_pieced_along_without_changing_the_choice(self):
+    # Four blocks, so the seams count; the carried channels differ wildly between
+    # sources and would change the choice if the seams compared them.
+    new, carried = _grids(10, seed=3), 100.0 * _grids(12, seed=6)
+    alone = self._quilt(new)
+    with_carried = quilt.quilt(
+        tf.constant(new), tf.constant(self.centres),
+        tf.constant(np.concatenate([self.details, carried], -1)), self.groups,
+        tf.constant((1, 2)), block=4, seamed=2).numpy()
+    self.assertAllClose(with_carried[..., :2], alone)
+    # Each carried block is the same source's, moved the same way, as its detail block.
+    padded = np.pad(np.concatenate([self.details, carried], -1),
+                    ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    for n in range(10):
+      for y in (0, 4):
+        for x in (0, 4):
+          piece = with_carried[n, y:y + 4, x:x + 4]
+          self.assertTrue(any(np.allclose(piece, padded[s, y + dy:y + dy + 4, x + dx:x + dx + 4])
+                              for s in range(12) for dy in range(3) for dx in range(3)), (n, y, x))
+
   def test_it_is_seeded(self):
     new = _grids(20, seed=3)
     self.assertAllEqual(self._quilt(new, seed=(4, 4)), self._quilt(new, seed=(4, 4)))

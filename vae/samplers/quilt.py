@@ -146,8 +146,8 @@ class QuiltSampler(blend.BlendSampler):
     source's detail to the source's grid itself (its own centre included);
     without coverages (`alpha` 0, a sampler fitted without renders) the
     share is `own_grids` alone. A uniform share gives cleaner outlines,
-    blurrier insides and more copies (bench/README.md, section 21; 0 in the
-    sampler)."""
+    blurrier insides and more copies; the sampler's draw takes none, and
+    `OUTSIDE` outside (bench/README.md, section 21)."""
     top_seed, pick_seed = tfp.random.split_seed(seed, n=2)
     eligible = None
     if types is None:
@@ -163,18 +163,18 @@ class QuiltSampler(blend.BlendSampler):
     coverages = None
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
-    share = own_grids
-    if outside and coverages is not None:
-      share = tf.minimum(own_grids + outside * (1.0 - coverages[0]), 1.0)  # [n, g, g, 1]
+    outside = outside if coverages is not None else 0.0
     pieces = source_z2 - source_centre
-    mixes = not isinstance(share, (int, float)) or share > 0
-    if mixes:  # the sources' grids pieced along with their detail, by the same blocks
+    if own_grids or outside:  # the sources' grids pieced along with their detail
       pieces = tf.concat([pieces, source_z2], -1)
     pieces = quilt(centre, source_centre, pieces, self.group_ids, pick_seed,
                    block=block, alpha=alpha, coverages=coverages, eligible=eligible,
                    seamed=model.grid_channels)
     grid = centre + gain * pieces[..., :model.grid_channels]
-    if mixes:
+    if own_grids or outside:
+      share = own_grids
+      if outside:
+        share = tf.minimum(own_grids + outside * (1.0 - coverages[0]), 1.0)  # [n, g, g, 1]
       grid += share * (pieces[..., model.grid_channels:] - grid)
     return model.join_code(z1, grid)
 
