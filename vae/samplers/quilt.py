@@ -164,14 +164,15 @@ class QuiltSampler(blend.BlendSampler):
     if alpha and self.has_coverage:
       coverages = (cover(model, model.join_code(z1, centre)), tf.cast(self.coverage, tf.float32))
     outside = outside if coverages is not None else 0.0
+    carries_grids = bool(own_grids or outside)  # the sources' grids pieced along with their detail
     pieces = source_z2 - source_centre
-    if own_grids or outside:  # the sources' grids pieced along with their detail
+    if carries_grids:
       pieces = tf.concat([pieces, source_z2], -1)
     pieces = quilt(centre, source_centre, pieces, self.group_ids, pick_seed,
                    block=block, alpha=alpha, coverages=coverages, eligible=eligible,
                    seamed=model.grid_channels)
     grid = centre + gain * pieces[..., :model.grid_channels]
-    if own_grids or outside:
+    if carries_grids:
       share = own_grids
       if outside:
         share = tf.minimum(own_grids + outside * (1.0 - coverages[0]), 1.0)  # [n, g, g, 1]
